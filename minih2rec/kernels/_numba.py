@@ -1,0 +1,14 @@
+"""Wrap plain-Python loops with numba.njit at import; None when numba is missing."""
+try:
+    import numba
+except ImportError:  # the package still runs on its NumPy references
+    numba = None
+
+
+def njit(fn=None, **options):
+    """``numba.njit(cache=True, **options)(fn)`` or ``None`` if numba is not installed."""
+    def wrap(f):
+        if numba is None:
+            return None
+        return numba.njit(cache=True, **options)(f)
+    return wrap(fn) if fn is not None else wrap
