@@ -1,5 +1,14 @@
-"""Command line: ``python -m minih2rec info``."""
+"""Command line: ``python -m minih2rec info | train | evaluate``.
+
+Examples
+--------
+python -m minih2rec info
+python -m minih2rec train --model sasrec --data synthetic
+python -m minih2rec train --model sasrec --data ~/.cache/minih2rec/ml-100k --format atomic
+python -m minih2rec evaluate runs/sasrec-synthetic/best.npz
+"""
 import argparse
+import os
 import sys
 
 
@@ -12,17 +21,119 @@ def _cmd_info(args):
     return 0
 
 
+def _data_spec(args):
+    from .experiment import DataSpec
+    source = args.data if args.data == "synthetic" else os.path.expanduser(args.data)
+    return DataSpec(source=source, format=args.format, preset=args.preset, seed=args.data_seed,
+                    k_core=args.k_core)
+
+
+def _model_overrides(args):
+    keys = ("max_len", "d", "heads", "blocks", "dropout", "loss")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def _train_config(args):
+    from .config import preset
+    over = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "patience", "seed")
+            if getattr(args, k) is not None}
+    over["dynamic_length"] = not args.no_dynamic
+    over["bucket"] = args.bucket
+    return preset(args.train_preset, **over)
+
+
+def _default_out(args):
+    name = "synthetic" if args.data == "synthetic" else os.path.basename(os.path.normpath(args.data))
+    return os.path.join("runs", f"{args.model}-{name}")
+
+
+def _cmd_train(args):
+    from .experiment import dumps, run
+    out = args.out or _default_out(args)
+    result = run(args.model, _data_spec(args), _train_config(args), _model_overrides(args), out_dir=out,
+                 protocols=args.protocols, progress=not args.no_progress, resume=args.resume)
+    print(f"results written to {os.path.join(out, 'results.json')}; best weights in {os.path.join(out, 'best.npz')}")
+    if args.json:
+        print(dumps(result))
+    return 0
+
+
+def _cmd_evaluate(args):
+    import json
+
+    from .checkpoint import atomic_write_json
+    from .experiment import evaluate_checkpoint
+    out = evaluate_checkpoint(args.checkpoint, protocols=args.protocols)
+    if args.out:
+        atomic_write_json(args.out, out)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+def _add_data_args(p):
+    p.add_argument("--data", default="synthetic", help="'synthetic' or a file/folder of interactions")
+    p.add_argument("--format", default=None, help="ml-100k | ml-1m | atomic | csv (default: detect)")
+    p.add_argument("--preset", default="default", help="synthetic data size: default | tiny")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic generator")
+    p.add_argument("--k-core", type=int, default=5, help="real data: iterative k-core filter (default 5)")
+
+
+def _add_model_args(p):
+    p.add_argument("--max-len", type=int, help="longest input sequence (model default 50)")
+    p.add_argument("--d", type=int, help="embedding width")
+    p.add_argument("--heads", type=int)
+    p.add_argument("--blocks", type=int)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--loss", choices=("full_softmax", "sampled_softmax", "bce"))
+
+
+def _add_train_args(p):
+    p.add_argument("--train-preset", default="default", help="tiny | default | paper")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--bucket", action="store_true", help="length-bucketed batches")
+    p.add_argument("--no-dynamic", action="store_true", help="pad every batch to max_len")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))
+    p.add_argument("--json", action="store_true", help="also print the results as JSON")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m minih2rec", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m minih2rec",
+                                description="minih2rec: H2Rec and its baselines on a CPU.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("info", help="print the version and the kernel backends in use")
     s.set_defaults(func=_cmd_info)
+
+    s = sub.add_parser("train", help="train a model, evaluate it on the test split")
+    s.add_argument("--model", default="sasrec", help="sasrec | mostpop")
+    _add_data_args(s)
+    _add_model_args(s)
+    _add_train_args(s)
+    s.add_argument("--out", help="folder for checkpoints and results.json (default runs/MODEL-DATA)")
+    s.add_argument("--resume", help="continue from a last.npz checkpoint")
+    s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("evaluate", help="evaluate a saved checkpoint on the test split")
+    s.add_argument("checkpoint")
+    s.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))
+    s.add_argument("--out", help="write the metrics as JSON here")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_evaluate)
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:  # bad input: one clear line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

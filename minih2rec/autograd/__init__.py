@@ -1,1 +1,12 @@
-"""autograd."""
+"""A small reverse-mode autograd on NumPy arrays (micrograd-style, float32 by default).
+
+``Tensor`` holds an ndarray and the local backward of the op that made it;
+``ops`` adds structural ops (concatenate, stack, where, masked_fill, embedding);
+``fused`` adds numerically careful fused ops (softmax, layer_norm, losses, attention);
+``gradcheck`` compares analytic gradients with float64 central differences.
+"""
+from .tensor import Tensor, is_grad_enabled, no_grad
+from . import fused, ops  # noqa: E402
+from .gradcheck import GradcheckError, gradcheck  # noqa: E402
+
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "gradcheck", "GradcheckError", "ops", "fused"]

@@ -1,0 +1,82 @@
+"""Tiny timing helpers shared by the bench scripts: best-of-N wall time and a side-by-side table.
+
+Usage::
+
+    from _timing import best_of, print_table, parse_quick
+    quick = parse_quick(__doc__)
+    t = best_of(lambda: fn(*args), repeat=5, warmup=1)   # seconds
+    print_table([("np.add.at", t_ref), ("numba", t_nb)], baseline="np.add.at")
+
+"Best of N" (the minimum) is the least noisy estimate of how fast code can run
+on an otherwise idle machine: noise only ever adds time.
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+
+# bench scripts are run as `python bench/bench_x.py`, so make the repo importable
+# even when minih2rec is not installed.
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+
+def best_of(fn, repeat=5, warmup=1, setup=None):
+    """Return the minimum wall time in seconds of ``fn()`` over ``repeat`` runs.
+
+    Parameters
+    ----------
+    fn : callable with no arguments -- the work to time.
+    repeat : int -- timed runs; the best (smallest) is returned.
+    warmup : int -- untimed runs first (JIT compilation, caches, page faults).
+    setup : callable or None -- run untimed before every call (e.g. reset an output buffer).
+    """
+    for _ in range(warmup):
+        if setup is not None:
+            setup()
+        fn()
+    best = float("inf")
+    for _ in range(max(1, repeat)):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def parse_quick(description=None, argv=None):
+    """Parse the common ``--quick`` flag (smaller sizes, fewer repeats); returns True/False."""
+    p = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
+    p.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke test)")
+    return p.parse_args(argv).quick
+
+
+def machine_line():
+    """One line naming the machine the numbers were measured on."""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(rows, baseline=None, title=None):
+    """Print ``[(name, seconds or None), ...]`` with a speed-up column vs ``baseline``.
+
+    A ``None`` time means that version is unavailable here (printed as ``-``).
+    """
+    base = dict(rows).get(baseline)
+    if title:
+        print(title)
+    w = max(len(n) for n, _ in rows)
+    head = f"  {'version'.ljust(w)}  {'best time':>11}"
+    if base:
+        head += f"  {'speed-up vs ' + baseline:>22}"
+    print(head)
+    for name, t in rows:
+        if t is None:
+            print(f"  {name.ljust(w)}  {'-':>11}  (not available)")
+            continue
+        line = f"  {name.ljust(w)}  {t * 1e3:>8.2f} ms"
+        if base:
+            line += f"  {base / t:>21.1f}x"
+        print(line)

@@ -1,0 +1,69 @@
+"""Training configuration: one dataclass, every default explained, small presets.
+
+Model hyper-parameters live with each model (``SASRecConfig``, ``H2RecConfig``);
+this file holds what the training loop and the data pipeline need.
+"""
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200            # an upper bound: early stopping on validation ends runs long before
+    batch_size: int = 128        # SASRec's setting; fits L2-sized working sets on a laptop CPU
+    lr: float = 1e-3             # Adam's usual step for transformers of this size
+    weight_decay: float = 0.0    # SASRec/H2Rec use dropout, not weight decay, as regulariser
+    clip_norm: float = 5.0       # global-norm clipping guards against rare spikes; 0 disables
+    patience: int = 5            # epochs without a better validation NDCG@10 before stopping
+    eval_every: int = 1          # validate after every epoch (cheap at these sizes)
+    seed: int = 0                # seeds batching, negatives and evaluation sampling
+    dynamic_length: bool = True  # cut each batch to its longest real row (same results, less work)
+    bucket: bool = False         # group users of similar length into batches (faster, batch order shuffled)
+    eval_protocol: str = "full"  # "full" ranking (default) or "sampled" (100 negatives, the paper's)
+    eval_metric: str = "NDCG@10"  # what early stopping watches
+    eval_batch_size: int = 256   # users scored at once during evaluation
+
+    def __post_init__(self):
+        validate_positive(self, "epochs", "batch_size", "eval_every", "eval_batch_size")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0 or self.clip_norm < 0 or self.patience < 0:
+            raise ValueError("TrainConfig.weight_decay, clip_norm and patience must be >= 0, got "
+                             f"{self.weight_decay}, {self.clip_norm}, {self.patience}")
+        if self.eval_protocol not in ("full", "sampled"):
+            raise ValueError(f"TrainConfig.eval_protocol must be 'full' or 'sampled', got {self.eval_protocol!r}")
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown fields {sorted(unknown)}")
+        return cls(**d)
+
+
+PRESETS = {
+    # tests and tutorials in smoke mode: seconds
+    "tiny": dict(epochs=3, batch_size=64, patience=2),
+    # the quick start on the synthetic default: a few minutes on 2 cores
+    "default": dict(),
+    # the paper's budget
+    "paper": dict(epochs=300, batch_size=256, patience=10),
+}
+
+
+def preset(name, **overrides):
+    """Return ``TrainConfig`` for a named preset (``tiny``, ``default``, ``paper``) with overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return replace(TrainConfig(**PRESETS[name]), **overrides)
+
+
+def validate_positive(cfg, *names):
+    """Raise ValueError naming the first field of ``cfg`` among ``names`` that is not >= 1."""
+    for n in names:
+        v = getattr(cfg, n)
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{type(cfg).__name__}.{n} must be an integer >= 1, got {v!r}")

@@ -1,0 +1,284 @@
+"""A deterministic synthetic dataset with planted structure, and fast "shaped" workloads.
+
+``make_synthetic`` plants what H2Rec needs to show its point, so a tutorial can check
+that each part of the model finds it:
+
+* **content clusters** -- every item belongs to one of C clusters; its content vector is
+  the cluster centre plus noise (L2-normalised, dim 64) and its text mixes words of a
+  per-cluster vocabulary with shared filler words, so TF-IDF + SVD recovers the clusters
+  (semantic IDs become meaningful);
+* **a long tail** -- item popularity is Zipf (weight of the r-th most popular item
+  ``∝ 1/r^a``), so head and tail items exist;
+* **sequences** -- each user prefers 2-3 clusters and walks among them (Markov: stay in
+  the current cluster with probability ``p_stay``, else jump to another preferred one).
+  Inside a cluster the next item is, with probability ``p_follow``, the fixed
+  *successor* of the user's last item there (a planted, learnable next-item rule),
+  otherwise a popularity-weighted draw. No user sees an item twice.
+
+The planted cluster of each item is in ``inter.item_meta["cluster"]`` (-1 for padding).
+
+``make_shaped`` builds a large workload with given sizes and length distribution (e.g.
+ML-1M-shaped or Yelp-shaped, see ``SHAPES``) in a few vectorised steps, for benchmarks.
+"""
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .interactions import Interactions
+
+_SYLLABLES = ("ka", "lo", "mi", "ru", "ten", "zo", "vi", "pe", "shu", "dar", "nel", "qui",
+              "bo", "ra", "sil", "fen", "gu", "tor", "ya", "wex", "ni", "co", "mab", "jul")
+
+
+@dataclass
+class SyntheticConfig:
+    """Knobs of :func:`make_synthetic` (presets: ``PRESETS``)."""
+
+    num_users: int = 2000        # enough users that every item has a few interactions
+    num_items: int = 1000        # ~ MovieLens-100K scale: full ranking stays cheap
+    num_clusters: int = 20       # 50 items per cluster: room for a head and a tail in each
+    dim: int = 64                # content-vector width; small but above C
+    min_len: int = 10            # leave-one-out needs >= 3; 10 gives every user history
+    max_len: int = 60            # lengths are min_len + Exp(mean_extra), clipped here
+    mean_extra: float = 15.0     # mean length ~ 25, a typical short-sequence dataset
+    zipf_a: float = 1.1          # popularity exponent; > 1 makes a clear long tail
+    p_stay: float = 0.8          # chance to stay in the current cluster at each step
+    p_follow: float = 0.5        # chance the next item is the planted successor
+    noise: float = 0.6           # content noise norm relative to the unit cluster centre
+    cluster_words: int = 12      # vocabulary size of each cluster
+    words_per_item: int = 5      # cluster words in one item's text
+    filler_words: int = 40       # shared vocabulary (noise for TF-IDF)
+    fillers_per_item: int = 3    # filler words in one item's text
+
+
+PRESETS = {
+    "default": SyntheticConfig(),
+    "tiny": SyntheticConfig(num_users=200, num_items=150, num_clusters=6, min_len=5,
+                            max_len=30, mean_extra=8.0),
+}
+
+
+def make_synthetic(preset="default", seed=0, **overrides):
+    """Generate the planted-cluster dataset (see the module docstring).
+
+    Parameters
+    ----------
+    preset : "default" (~2,000 users x 1,000 items) or "tiny" (200 x 150).
+    seed : int -- same seed, same dataset.
+    **overrides : any field of :class:`SyntheticConfig`.
+
+    Returns
+    -------
+    Interactions with ``item_text``, ``content`` (V+1, 64) and ``item_meta["cluster"]``.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    cfg = replace(PRESETS[preset], **overrides)
+    if cfg.num_clusters < 1 or cfg.num_items < cfg.num_clusters or cfg.min_len < 1:
+        raise ValueError(f"need 1 <= num_clusters <= num_items and min_len >= 1, got {cfg}")
+    rng = np.random.default_rng(seed)
+    V, C = cfg.num_items, cfg.num_clusters
+    cluster = np.concatenate([[-1], rng.permutation(np.arange(V) % C)])   # (V+1,)
+    weight = _zipf_weights(rng, V, cfg.zipf_a)                           # (V+1,), [0] = 0
+    members = [np.flatnonzero(cluster == c) for c in range(C)]
+    cum = [np.cumsum(weight[m]).tolist() for m in members]               # per-cluster CDFs
+    successor = np.zeros(V + 1, dtype=np.int64)
+    for m, cdf in zip(members, cum):
+        draws = np.searchsorted(cdf, rng.random(len(m)) * cdf[-1], side="right")
+        successor[m] = m[np.minimum(draws, len(m) - 1)]
+        same = successor[m] == m                                          # no self-loops
+        successor[m[same]] = np.roll(m, 1)[same] if len(m) > 1 else m[same]
+    mass = np.array([weight[m].sum() for m in members])
+    lengths = np.minimum(cfg.min_len + rng.exponential(cfg.mean_extra, cfg.num_users).astype(int),
+                         min(cfg.max_len, V))
+    sequences = [_walk(rng, int(n), cfg, mass, members, cum, successor) for n in lengths]
+    return Interactions(
+        sequences=sequences, num_items=V, user_ids=np.arange(cfg.num_users, dtype=np.int64),
+        item_ids=np.arange(V + 1, dtype=np.int64),
+        item_text=_planted_text(rng, cluster, cfg), content=_planted_content(rng, cluster, cfg.dim,
+                                                                            cfg.noise),
+        name=f"synthetic-{preset}", item_meta={"cluster": cluster})
+
+
+def _zipf_weights(rng, V, a):
+    """(V+1,) popularity weights: the r-th item of a random ranking gets 1/r^a; [0] = 0."""
+    w = np.zeros(V + 1)
+    w[1 + rng.permutation(V)] = 1.0 / np.arange(1, V + 1) ** a
+    return w
+
+
+def _walk(rng, n, cfg, mass, members, cum, successor):
+    """One user's sequence of n distinct items (Markov walk over preferred clusters)."""
+    C = len(members)
+    k = min(C, int(rng.integers(2, 4)))
+    prefs = rng.choice(C, size=k, replace=False, p=mass / mass.sum()).tolist()
+    u = rng.random((n, 4)).tolist()                    # pre-drawn uniforms: stay/jump/follow/pick
+    seen, last_in, out = set(), {}, []
+    c = prefs[0]
+    for step in range(n):
+        us, uj, uf, up = u[step]
+        if step and us >= cfg.p_stay and k > 1:
+            c = [p for p in prefs if p != c][int(uj * (k - 1))]
+        item = None
+        prev = last_in.get(c)
+        if prev is not None and uf < cfg.p_follow and int(successor[prev]) not in seen:
+            item = int(successor[prev])
+        for _ in range(20 if item is None else 0):     # popularity draw, rejecting repeats
+            j = min(bisect_right(cum[c], up * cum[c][-1]), len(cum[c]) - 1)
+            if int(members[c][j]) not in seen:
+                item = int(members[c][j])
+                break
+            up = rng.random()
+        if item is None:                               # cluster nearly used up: any unseen item
+            item = _any_unseen(rng, seen, [c] + prefs, members)
+            c = next(cc for cc in range(C) if item in members[cc])
+        seen.add(item)
+        last_in[c] = item
+        out.append(item)
+    return np.array(out, dtype=np.int64)
+
+
+def _any_unseen(rng, seen, order, members):
+    """An unseen item, trying clusters in ``order`` first, then all clusters."""
+    for c in order + list(rng.permutation(len(members))):
+        free = [int(i) for i in members[c] if int(i) not in seen]
+        if free:
+            return free[int(rng.integers(len(free)))]
+    raise ValueError("sequence longer than the catalogue")
+
+
+def _planted_content(rng, cluster, dim, noise):
+    """(V+1, dim) float32: cluster centre + noise, L2-normalised; row 0 zeros."""
+    C = int(cluster.max()) + 1
+    centres = rng.normal(size=(C, dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)            # (C, dim)
+    x = centres[cluster[1:]] + noise * rng.normal(size=(len(cluster) - 1, dim)) / np.sqrt(dim)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)                        # (V, dim)
+    return np.vstack([np.zeros((1, dim)), x]).astype(np.float32)
+
+
+def _pseudo_words(rng, n):
+    """n distinct pronounceable pseudo-words ("kalomi", "shuten", ...)."""
+    words = []
+    known = set()
+    while len(words) < n:
+        w = "".join(rng.choice(_SYLLABLES, size=int(rng.integers(2, 4))))
+        if w not in known:
+            known.add(w)
+            words.append(w)
+    return words
+
+
+def _planted_text(rng, cluster, cfg):
+    """V+1 item texts: cluster vocabulary words + shared fillers ("" for padding)."""
+    C = int(cluster.max()) + 1
+    vocab = _pseudo_words(rng, C * cfg.cluster_words + cfg.filler_words)
+    per_cluster = np.array(vocab[:C * cfg.cluster_words]).reshape(C, cfg.cluster_words)
+    fillers = np.array(vocab[C * cfg.cluster_words:])
+    V = len(cluster) - 1
+    pick = rng.integers(0, cfg.cluster_words, size=(V, cfg.words_per_item))
+    fill = rng.integers(0, len(fillers), size=(V, cfg.fillers_per_item))
+    words = np.concatenate([per_cluster[cluster[1:, None], pick], fillers[fill]], axis=1)
+    return [""] + [" ".join(row).capitalize() for row in words.tolist()]
+
+
+# ---------------------------------------------------------------- shaped workloads
+
+def lognormal_lengths(offset, mu, sigma, cap):
+    """Length sampler ``offset + floor(lognormal(mu, sigma))`` clipped to ``cap``."""
+    def sample(rng, n):
+        return np.minimum(offset + np.floor(rng.lognormal(mu, sigma, n)).astype(np.int64), cap)
+    return sample
+
+
+SHAPES = {
+    # ML-1M after 5-core: 6,040 users, 3,416 items, ~1.0M interactions (mean length ~165)
+    "ml-1m": dict(num_users=6040, num_items=3416, length_sampler=lognormal_lengths(20, 4.5, 1.0, 2314)),
+    # Yelp (as in the paper): 15,720 users, 11,383 items, short sequences with a long tail
+    "yelp": dict(num_users=15720, num_items=11383,
+                 length_sampler=lognormal_lengths(3, 1.49, 1.2, 400)),
+}
+
+
+def make_shaped(num_users, num_items, length_sampler, seed=0, *, zipf_a=1.0, num_clusters=None,
+                dim=64, name="shaped"):
+    """A large workload of given shape: Zipf popularity, distinct items per user, fast.
+
+    Parameters
+    ----------
+    num_users, num_items : int -- U and V.
+    length_sampler : callable ``(rng, n) -> (n,) int`` sequence lengths (clipped to [1, V]).
+    seed : int
+    zipf_a : float -- popularity exponent.
+    num_clusters : int or None -- planted content clusters (default max(8, V // 50)).
+    dim : int -- content-vector width.
+    name : str
+
+    Returns
+    -------
+    Interactions with planted ``content`` and ``item_meta["cluster"]`` (no text). Items of a
+    user are drawn by popularity without replacement, in random order.
+    """
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(np.asarray(length_sampler(rng, num_users), dtype=np.int64), 1, num_items)
+    weight = _zipf_weights(rng, num_items, zipf_a)[1:]                    # (V,)
+    flat, owner = _distinct_draws(rng, weight, lengths)
+    order = np.lexsort((rng.random(len(flat)), owner))                   # shuffle within user
+    cuts = np.cumsum(lengths)[:-1]
+    C = num_clusters or max(8, num_items // 50)
+    cluster = np.concatenate([[-1], rng.permutation(np.arange(num_items) % C)])
+    return Interactions(
+        sequences=np.split(flat[order] + 1, cuts), num_items=num_items,
+        user_ids=np.arange(num_users, dtype=np.int64),
+        item_ids=np.arange(num_items + 1, dtype=np.int64),
+        content=_planted_content(rng, cluster, dim, 0.6), name=name,
+        item_meta={"cluster": cluster})
+
+
+def make_shaped_like(shape, seed=0, **overrides):
+    """``make_shaped(**SHAPES[shape], seed=seed, name=shape + "-shaped")`` with overrides."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; choose one of {sorted(SHAPES)}")
+    kwargs = dict(SHAPES[shape], name=f"{shape}-shaped")
+    kwargs.update(overrides)
+    return make_shaped(seed=seed, **kwargs)
+
+
+def _distinct_draws(rng, weight, lengths):
+    """Per user, ``lengths[u]`` distinct ids in [0, V) drawn by weight without replacement.
+
+    Short users: draw with replacement and keep first occurrences (= sequential sampling
+    without replacement), redrawing the few users left short. Long users (> V/4): Gumbel
+    top-k. Returns (flat ids, owner) grouped by user in user order.
+    """
+    V, U = len(weight), len(lengths)
+    cdf = np.cumsum(weight) / weight.sum()
+    got = [None] * U
+    long_users = np.flatnonzero(lengths > V // 4)
+    logw = np.log(weight)
+    for a in range(0, len(long_users), 256):
+        chunk = long_users[a:a + 256]
+        keys = logw - np.log(-np.log(rng.random((len(chunk), V))))       # Gumbel keys (b, V)
+        top = np.argsort(-keys, axis=1)
+        for row, u in enumerate(chunk):
+            got[u] = top[row, :lengths[u]]
+    todo, factor = np.flatnonzero(lengths <= V // 4), 2.0
+    while len(todo):
+        m = np.ceil(lengths[todo] * factor).astype(np.int64) + 8             # draws per user
+        owner = np.repeat(np.arange(len(todo)), m)
+        ids = np.minimum(np.searchsorted(cdf, rng.random(len(owner))), V - 1)
+        _, first = np.unique(owner * V + ids, return_index=True)
+        first = np.sort(first)                                           # first occurrences
+        own, kept = owner[first], ids[first]
+        start = np.searchsorted(own, np.arange(len(todo)))
+        rank = np.arange(len(own)) - start[own]
+        enough = np.bincount(own, minlength=len(todo)) >= lengths[todo]
+        take = (rank < lengths[todo][own]) & enough[own]
+        sel_own, sel_ids = own[take], kept[take]
+        bounds = np.searchsorted(sel_own, np.arange(len(todo) + 1))
+        for r in np.flatnonzero(enough):
+            got[todo[r]] = sel_ids[bounds[r]:bounds[r + 1]]
+        todo, factor = todo[~enough], factor * 2
+    flat = np.concatenate(got).astype(np.int64)
+    return flat, np.repeat(np.arange(U), lengths)

@@ -1,0 +1,41 @@
+"""Models by name: one place that turns ``--model NAME`` into a constructed model.
+
+``build(name, inter, split, overrides, seed)`` returns a model ready for the
+:class:`minih2rec.train.Trainer` (or, for ``mostpop``, already fitted). New models
+register a builder in ``BUILDERS``.
+"""
+from dataclasses import fields
+
+
+def _config(cls, overrides, **required):
+    """Instantiate config ``cls`` from ``required`` + the ``overrides`` it knows; reject unknown keys."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; known: {sorted(known)}")
+    return cls(**{**overrides, **required})
+
+
+def _sasrec(inter, split, overrides, seed):
+    from .sasrec import SASRec, SASRecConfig
+    overrides = {"seed": seed, **overrides}
+    return SASRec(_config(SASRecConfig, overrides, num_items=split.num_items))
+
+
+def _mostpop(inter, split, overrides, seed):
+    from .popularity import MostPopular, MostPopularConfig
+    model = MostPopular(_config(MostPopularConfig, {k: v for k, v in overrides.items()
+                                                    if k not in ("max_len", "seed")}))
+    model.config.max_len = overrides.get("max_len", 50)   # evaluation input length (unused by the model)
+    model.trainable = False
+    return model.fit(split)
+
+
+BUILDERS = {"sasrec": _sasrec, "mostpop": _mostpop}
+
+
+def build(name, inter, split, overrides=None, seed=0):
+    """Return the model ``name`` for this data; ``overrides`` set fields of its config."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(BUILDERS))}")
+    return BUILDERS[name](inter, split, dict(overrides or {}), seed)
