@@ -4,7 +4,7 @@ Each optimizer holds a list of Parameters, reads ``p.grad`` (skipping None) and 
 ``p.data`` in place. Per-parameter state (momentum buffers, Adam moments) is kept in the
 parameter's dtype (float32) and saved with ``state_dict()`` so that training can resume
 exactly where it stopped: ``opt.load_state_dict(opt.state_dict())`` continues the same
-trajectory, bit for bit.
+trajectory, bit for bit. The state dict is flat (scalars + one array per buffer).
 
 Update rules (g = gradient, t = step count starting at 1):
 
@@ -50,37 +50,40 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self):
-        """``{"type", "t", hyper-parameters..., "state": [{buffer: ndarray copy}] per parameter}``."""
-        return {"type": type(self).__name__, "t": self.t,
-                **{k: getattr(self, k) for k in self._hyper_keys},
-                "state": [{k: v.copy() for k, v in st.items()} for st in self.state]}
+        """A flat dict: scalars ``type``, ``t`` and the hyper-parameters, plus one ndarray copy per
+        buffer under ``"state.<param index>.<buffer>"`` (e.g. ``state.0.m``) -- so a checkpoint
+        can keep the arrays in an ``.npz`` and the scalars in JSON."""
+        sd = {"type": type(self).__name__, "t": self.t, **{k: getattr(self, k) for k in self._hyper_keys}}
+        for i, st in enumerate(self.state):
+            sd.update({f"state.{i}.{k}": v.copy() for k, v in st.items()})
+        return sd
 
     def load_state_dict(self, sd):
         """Restore step count, hyper-parameters and buffers (checked against these parameters).
 
         Raises
         ------
-        ValueError on a different optimizer type, parameter count, buffer name or shape.
+        ValueError on a different optimizer type, missing/extra buffers or a shape mismatch.
         """
         name = type(self).__name__
         if sd.get("type") != name:
             raise ValueError(f"{name}.load_state_dict: state is for {sd.get('type')!r}")
-        if len(sd["state"]) != len(self.params):
-            raise ValueError(f"{name}.load_state_dict: state has {len(sd['state'])} parameters, "
-                             f"optimizer has {len(self.params)}")
-        for i, (p, st) in enumerate(zip(self.params, sd["state"])):
-            if set(st) != set(self._state_keys):
-                raise ValueError(f"{name}.load_state_dict: parameter {i} has buffers {sorted(st)}, "
-                                 f"expected {sorted(self._state_keys)}")
-            for k, v in st.items():
-                if np.shape(v) != p.shape:
-                    raise ValueError(f"{name}.load_state_dict: buffer {k!r} of parameter {i} has shape "
-                                     f"{np.shape(v)}, parameter has {p.shape}")
+        expected = {f"state.{i}.{k}" for i in range(len(self.params)) for k in self._state_keys}
+        found = {k for k in sd if k.startswith("state.")}
+        if found != expected:
+            raise ValueError(f"{name}.load_state_dict: buffers do not match these {len(self.params)} "
+                             f"parameters; missing {sorted(expected - found)[:5]}, "
+                             f"unexpected {sorted(found - expected)[:5]}")
+        for i, p in enumerate(self.params):
+            for k in self._state_keys:
+                if np.shape(sd[f"state.{i}.{k}"]) != p.shape:
+                    raise ValueError(f"{name}.load_state_dict: buffer state.{i}.{k} has shape "
+                                     f"{np.shape(sd[f'state.{i}.{k}'])}, parameter {i} has {p.shape}")
         self.t = int(sd["t"])
         for k in self._hyper_keys:
-            setattr(self, k, sd[k])
-        self.state = [{k: np.array(v, dtype=p.dtype) for k, v in st.items()}
-                      for p, st in zip(self.params, sd["state"])]
+            setattr(self, k, tuple(sd[k]) if isinstance(sd[k], (list, tuple)) else float(sd[k]))
+        self.state = [{k: np.array(sd[f"state.{i}.{k}"], dtype=p.dtype) for k in self._state_keys}
+                      for i, p in enumerate(self.params)]
         return self
 
 

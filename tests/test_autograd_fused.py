@@ -117,6 +117,8 @@ def test_l2_normalize():
     assert gradcheck(lambda x: fused.l2_normalize(x), t64(x))
     assert gradcheck(lambda x: fused.l2_normalize(x, axis=0), t64(x))
     assert_same_value_and_grad(fused.l2_normalize, lambda x: x / (x * x).sum(axis=-1, keepdims=True).sqrt(), x)
+    small = t64(rand((2, 3)) * 0.1)                       # norms < eps: y = x / eps, a linear map
+    assert gradcheck(lambda x: fused.l2_normalize(x, eps=1.0), small)
     z = Tensor(np.zeros((2, 3)), requires_grad=True)
     out = fused.l2_normalize(z)
     out.backward(np.ones((2, 3)))
@@ -270,3 +272,29 @@ def test_fused_inputs_not_mutated():
     assert q.data is arrays[0] and tw.data is w
     for now, before in zip(arrays + [w, b, targets, tgt01, mask], copies):
         np.testing.assert_array_equal(now, before)
+
+
+@pytest.mark.numpy_backend
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_linear_cross_entropy_equals_composed_and_gradchecks(chunk):
+    rng = np.random.default_rng(7)
+    h0, w0 = rng.normal(size=(7, 4)), rng.normal(size=(5, 4))
+    t = rng.integers(0, 5, size=7)
+    h1, w1 = Tensor(h0, requires_grad=True, dtype=np.float64), Tensor(w0, requires_grad=True, dtype=np.float64)
+    fused.linear_cross_entropy(h1, w1, t, chunk=chunk).backward()
+    h2, w2 = Tensor(h0, requires_grad=True, dtype=np.float64), Tensor(w0, requires_grad=True, dtype=np.float64)
+    ref = fused.cross_entropy(h2 @ w2.transpose(1, 0), t)
+    ref.backward()
+    np.testing.assert_allclose(fused.linear_cross_entropy(h1, w1, t, chunk=chunk).item(), ref.item(), rtol=1e-12)
+    np.testing.assert_allclose(h1.grad, h2.grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w1.grad, w2.grad, rtol=1e-10, atol=1e-12)
+    gradcheck(lambda a, b: fused.linear_cross_entropy(a, b, t, chunk=chunk),
+              Tensor(h0, requires_grad=True, dtype=np.float64), Tensor(w0, requires_grad=True, dtype=np.float64))
+
+
+def test_linear_cross_entropy_rejects_bad_targets():
+    h, w = Tensor(np.zeros((2, 3))), Tensor(np.zeros((4, 3)))
+    with pytest.raises(IndexError, match="out of range"):
+        fused.linear_cross_entropy(h, w, np.array([0, 4]))
+    with pytest.raises(ValueError, match="linear_cross_entropy"):
+        fused.linear_cross_entropy(h, w, np.array([0]))

@@ -175,16 +175,17 @@ def cross_entropy(logits, targets, mask=None):
         bad = t[kept][(t[kept] < 0) | (t[kept] >= c)][0]
         raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
     t = np.where(kept, t, 0).reshape(-1)                                  # (M,)
-    z = x.reshape(-1, c) - x.reshape(-1, c).max(axis=-1, keepdims=True)  # (M, C)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    rows = np.arange(t.size)
-    wf = w.reshape(-1)
-    loss = np.asarray(-(logp[rows, t] * wf).sum(), dtype=x.dtype)
+    rows, wf = np.arange(t.size), w.reshape(-1)
+    e = x.reshape(-1, c) - x.reshape(-1, c).max(axis=-1, keepdims=True)  # (M, C) shifted logits
+    picked = e[rows, t]                                                   # (M,)
+    np.exp(e, out=e)                                                      # e is ours: reuse it
+    total = e.sum(axis=-1)                                                # (M,) >= 1
+    loss = np.asarray(-((picked - np.log(total)) * wf).sum(), dtype=x.dtype)
 
     def backward(g):
-        d = np.exp(logp)                                                  # softmax (M, C)
-        d[rows, t] -= 1
-        d *= (g * wf)[:, None]
+        gw = g * wf                                                       # (M,)
+        d = e * (gw / total)[:, None]                                     # softmax * weight
+        d[rows, t] -= gw
         return (d.reshape(x.shape),)
     return Tensor._make(loss, (logits,), backward, "cross_entropy")
 
@@ -243,3 +244,57 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, rng=None):
         return gq, gk, gv
     out = np.matmul(pd, v.data)                                         # (..., Tq, h)
     return Tensor._make(out, (q, k, v), backward, "attention"), probs
+
+
+def linear_cross_entropy(h, table, targets, chunk=2048):
+    """``cross_entropy(h @ table.T, targets)`` (mean over rows) without the (M, C) logits in memory.
+
+    The full-softmax next-item loss scores M positions against C items; the logits
+    matrix is M x C floats (hundreds of MB for a batch of long sequences). This node
+    walks over ``chunk`` rows at a time, keeping only each row's logsumexp, and
+    recomputes the chunk's logits in backward (one extra GEMM, memory O(chunk * C)).
+
+    Backward per chunk: ``P = softmax(z) - onehot(t)``, ``dh = P @ table / M``,
+    ``dtable += P^T @ h / M``.
+
+    Parameters
+    ----------
+    h : Tensor (M, d)
+    table : Tensor (C, d)
+    targets : int ndarray (M,), values in ``[0, C)``.
+    """
+    H, W = h.data, table.data
+    t = np.asarray(targets)
+    if H.ndim != 2 or W.ndim != 2 or H.shape[1] != W.shape[1] or t.shape != (H.shape[0],):
+        raise ValueError(f"linear_cross_entropy: need h (M, d), table (C, d), targets (M,); got "
+                         f"{H.shape}, {W.shape}, {t.shape}")
+    M, C = H.shape[0], W.shape[0]
+    if M and (t.min() < 0 or t.max() >= C):
+        raise IndexError(f"linear_cross_entropy: target {t.min() if t.min() < 0 else t.max()} "
+                         f"is out of range for {C} classes")
+    lse = np.empty(M, dtype=H.dtype)                                      # (M,)
+    picked = np.empty(M, dtype=H.dtype)                                   # (M,)
+    for s in range(0, M, chunk):
+        z = H[s:s + chunk] @ W.T                                          # (m, C)
+        m = z.max(axis=1)                                                 # (m,)
+        picked[s:s + chunk] = z[np.arange(z.shape[0]), t[s:s + chunk]]
+        z -= m[:, None]
+        np.exp(z, out=z)
+        lse[s:s + chunk] = m + np.log(z.sum(axis=1))
+    loss = np.asarray((lse - picked).mean() if M else 0.0, dtype=H.dtype)
+
+    def backward(g):
+        gh = np.empty_like(H)
+        gw = np.zeros_like(W)
+        scale = g / max(M, 1)
+        for s in range(0, M, chunk):
+            hc = H[s:s + chunk]                                           # (m, d)
+            p = hc @ W.T                                                  # (m, C)
+            p -= lse[s:s + chunk, None]
+            np.exp(p, out=p)                                              # softmax
+            p[np.arange(p.shape[0]), t[s:s + chunk]] -= 1.0
+            p *= scale
+            gh[s:s + chunk] = p @ W
+            gw += p.T @ hc
+        return gh, gw
+    return Tensor._make(loss, (h, table), backward, "linear_cross_entropy")

@@ -1,61 +1,28 @@
 """Tensor: a NumPy array that remembers how it was made, so gradients can flow back.
 
-The design is micrograd's, on arrays instead of scalars:
-
-* every op computes its forward with NumPy and defines its *local* backward
-  right beside it, as a closure ``backward(g) -> (grad for each parent)``;
-* ``Tensor.backward()`` sorts the graph topologically (iteratively -- graphs of a
-  transformer have thousands of nodes, too deep for recursion) and calls each
-  node's closure once, children before parents.
+The design is micrograd's, on arrays instead of scalars: every op computes its
+forward with NumPy and defines its *local* backward right beside it, as a closure
+``backward(g) -> (grad for each parent)``; ``Tensor.backward()`` sorts the graph
+topologically (iteratively -- a transformer's graph is too deep for recursion)
+and calls each node's closure once, children before parents.
 
 Conventions
 -----------
-* ``float32`` everywhere unless a tensor is created with ``dtype=np.float64``
-  (gradcheck does this); Python scalars and ndarrays mixed with a Tensor become
-  constants of that Tensor's dtype.
-* Broadcasting works as in NumPy; ``_unbroadcast`` sums a gradient back to the
-  shape of the input it belongs to.
-* Only tensors with ``requires_grad`` take part. Inside ``with no_grad():`` no
-  graph is recorded at all.
+* ``float32`` unless created with ``dtype=np.float64`` (gradcheck does this);
+  Python scalars and ndarrays mixed with a Tensor become constants of its dtype.
+* Broadcasting as in NumPy; ``_unbroadcast`` sums a gradient back to its input's shape.
+* Only tensors with ``requires_grad`` take part; under ``no_grad()`` nothing is recorded.
 * Gradients of *leaves* (tensors you created, e.g. parameters) accumulate in
-  ``.grad`` across backward calls (the first write allocates, later ones add);
-  call ``zero_grad()`` to reset. Gradients of intermediate results are freed as
-  soon as they have been passed on (as in PyTorch), so their ``.grad`` stays None.
+  ``.grad`` across backward calls (first write allocates, later ones add);
+  ``zero_grad()`` resets. Intermediate gradients are freed once passed on (as in
+  PyTorch), so an intermediate's ``.grad`` stays None.
 * Forward and backward never modify the input arrays.
 """
-import functools
-
 import numpy as np
 
 from ..kernels.scatter_add import scatter_add
-
-_grad_enabled = True
-
-
-def is_grad_enabled():
-    """True unless inside a ``no_grad()`` block."""
-    return _grad_enabled
-
-
-class no_grad:
-    """Context manager (or decorator) that stops graph recording: results get ``requires_grad=False``."""
-
-    def __enter__(self):
-        global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, False
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-        return wrapper
+from . import grad_mode
+from .grad_mode import is_grad_enabled, no_grad  # noqa: F401  (re-exported)
 
 
 def _unbroadcast(g, shape):
@@ -69,6 +36,13 @@ def _unbroadcast(g, shape):
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+def _matmul(x, y):
+    """``np.matmul``, but (..., m, k) @ (k, n) runs as ONE 2-D GEMM (NumPy would loop over the batch)."""
+    if y.ndim == 2 and x.ndim > 2:
+        return (x.reshape(-1, x.shape[-1]) @ y).reshape(x.shape[:-1] + y.shape[-1:])
+    return np.matmul(x, y)
 
 
 def _norm_axes(axis, ndim):
@@ -113,7 +87,7 @@ class Tensor:
         """Wrap an op result; record ``parents``/``backward`` only if some parent needs a grad."""
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out._op = data, None, op
-        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        out.requires_grad = grad_mode._enabled and any(p.requires_grad for p in parents)
         out._parents = parents if out.requires_grad else ()
         out._backward = backward if out.requires_grad else None
         return out
@@ -265,16 +239,15 @@ class Tensor:
             g2 = np.expand_dims(g2, -2) if a.ndim == 1 else g2   # (..., m, n)
             ga = gb = None
             if a.requires_grad:
-                ga = _unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+                ga = _unbroadcast(_matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
             if b.requires_grad:
                 if b2.ndim == 2:                             # shared weight: one big GEMM over the batch
-                    gb = a2.reshape(-1, a2.shape[-1]).T @ np.broadcast_to(
-                        g2, a2.shape[:-1] + b2.shape[-1:]).reshape(-1, b2.shape[-1])
+                    gb = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, b2.shape[-1])
                 else:
                     gb = _unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
                 gb = gb.reshape(b.shape)
             return ga, gb
-        return Tensor._make(np.matmul(a.data, b.data), (a, b), backward, "matmul")
+        return Tensor._make(_matmul(a.data, b.data), (a, b), backward, "matmul")
 
     def __rmatmul__(self, other):
         return self._lift(other) @ self
@@ -337,7 +310,7 @@ class Tensor:
     def gelu(self):
         """GELU, tanh approximation: 0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2/pi)."""
         x, c = self.data, np.sqrt(2 / np.pi).astype(self.dtype)
-        t = np.tanh(c * (x + 0.044715 * x ** 3))
+        t = np.tanh(c * (x + 0.044715 * x * x * x))
 
         def backward(g):
             return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),)
@@ -367,7 +340,7 @@ class Tensor:
             index = index.data.astype(np.int64)
         a = self
         out = a.data[index]
-        if not _grad_enabled or not a.requires_grad:
+        if not grad_mode._enabled or not a.requires_grad:
             return Tensor._make(out, (a,), None, "getitem")
 
         def backward(g):

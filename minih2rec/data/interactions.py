@@ -210,7 +210,7 @@ def kcore_mask(u, i, k):
 
 
 def _encode_ids(values):
-    """Raw ids -> (sorted unique raw ids, (n,) int64 codes). Tokens become int64 if all canonical."""
+    """Raw ids -> (sorted unique raw ids, (n,) int64 codes); all-canonical tokens become int64."""
     arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
     if arr.dtype.kind == "O" and all(type(v) is int and -2**63 <= v < 2**63 for v in arr):
         arr = arr.astype(np.int64)                      # a list of Python ints

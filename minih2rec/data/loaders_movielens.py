@@ -1,4 +1,4 @@
-"""MovieLens in its native layouts: 100K (``u.data`` + ``u.item``) and 1M (``ratings.dat`` + ``movies.dat``).
+"""MovieLens-100K and MovieLens-1M in their native file layouts.
 
 * ``u.data``: ``user<TAB>item<TAB>rating<TAB>timestamp`` (UTF-8/ASCII).
 * ``u.item``: ``id|title|release date|video release date|IMDb URL|`` + 19 genre flags
@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from .errors import DataFormatError, ProblemLog
+from .errors import ProblemLog
 from .interactions import build_interactions
 from .reading import ItemTexts, RowError, read_lines, read_triples, split_fields, token
 
@@ -135,7 +135,3 @@ def read_ml1m_movies(path):
     problems.raise_if_any()
     texts.warn_duplicates(log)
     return texts
-
-
-__all__ = ["load_ml100k", "load_ml1m", "read_ml100k_items", "read_ml1m_movies", "movie_text",
-           "ML100K_GENRES", "DataFormatError"]

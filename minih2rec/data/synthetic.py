@@ -20,7 +20,6 @@ The planted cluster of each item is in ``inter.item_meta["cluster"]`` (-1 for pa
 ``make_shaped`` builds a large workload with given sizes and length distribution (e.g.
 ML-1M-shaped or Yelp-shaped, see ``SHAPES``) in a few vectorised steps, for benchmarks.
 """
-from bisect import bisect_right
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -74,6 +73,9 @@ def make_synthetic(preset="default", seed=0, **overrides):
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    unknown = set(overrides) - set(SyntheticConfig.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown SyntheticConfig field(s): {', '.join(sorted(unknown))}")
     cfg = replace(PRESETS[preset], **overrides)
     if cfg.num_clusters < 1 or cfg.num_items < cfg.num_clusters or cfg.min_len < 1:
         raise ValueError(f"need 1 <= num_clusters <= num_items and min_len >= 1, got {cfg}")
@@ -81,24 +83,30 @@ def make_synthetic(preset="default", seed=0, **overrides):
     V, C = cfg.num_items, cfg.num_clusters
     cluster = np.concatenate([[-1], rng.permutation(np.arange(V) % C)])   # (V+1,)
     weight = _zipf_weights(rng, V, cfg.zipf_a)                           # (V+1,), [0] = 0
-    members = [np.flatnonzero(cluster == c) for c in range(C)]
-    cum = [np.cumsum(weight[m]).tolist() for m in members]               # per-cluster CDFs
-    successor = np.zeros(V + 1, dtype=np.int64)
-    for m, cdf in zip(members, cum):
-        draws = np.searchsorted(cdf, rng.random(len(m)) * cdf[-1], side="right")
-        successor[m] = m[np.minimum(draws, len(m) - 1)]
-        same = successor[m] == m                                          # no self-loops
-        successor[m[same]] = np.roll(m, 1)[same] if len(m) > 1 else m[same]
-    mass = np.array([weight[m].sum() for m in members])
+    walker = _Walker(rng, cfg, cluster, weight)
     lengths = np.minimum(cfg.min_len + rng.exponential(cfg.mean_extra, cfg.num_users).astype(int),
                          min(cfg.max_len, V))
-    sequences = [_walk(rng, int(n), cfg, mass, members, cum, successor) for n in lengths]
+    sequences = [walker.walk(int(n)) for n in lengths]
     return Interactions(
         sequences=sequences, num_items=V, user_ids=np.arange(cfg.num_users, dtype=np.int64),
         item_ids=np.arange(V + 1, dtype=np.int64),
         item_text=_planted_text(rng, cluster, cfg), content=_planted_content(rng, cluster, cfg.dim,
                                                                             cfg.noise),
         name=f"synthetic-{preset}", item_meta={"cluster": cluster})
+
+
+def _planted_successors(rng, cluster, weight):
+    """(V+1,) int64: each item's fixed next item, a popularity draw from its own cluster."""
+    successor = np.zeros(len(cluster), dtype=np.int64)
+    for c in range(int(cluster.max()) + 1):
+        m = np.flatnonzero(cluster == c)
+        cdf = np.cumsum(weight[m])
+        draws = np.searchsorted(cdf, rng.random(len(m)) * cdf[-1], side="right")
+        successor[m] = m[np.minimum(draws, len(m) - 1)]
+        same = successor[m] == m                                          # no self-loops
+        if len(m) > 1:
+            successor[m[same]] = np.roll(m, 1)[same]
+    return successor
 
 
 def _zipf_weights(rng, V, a):
@@ -108,44 +116,64 @@ def _zipf_weights(rng, V, a):
     return w
 
 
-def _walk(rng, n, cfg, mass, members, cum, successor):
-    """One user's sequence of n distinct items (Markov walk over preferred clusters)."""
-    C = len(members)
-    k = min(C, int(rng.integers(2, 4)))
-    prefs = rng.choice(C, size=k, replace=False, p=mass / mass.sum()).tolist()
-    u = rng.random((n, 4)).tolist()                    # pre-drawn uniforms: stay/jump/follow/pick
-    seen, last_in, out = set(), {}, []
-    c = prefs[0]
-    for step in range(n):
-        us, uj, uf, up = u[step]
-        if step and us >= cfg.p_stay and k > 1:
-            c = [p for p in prefs if p != c][int(uj * (k - 1))]
-        item = None
-        prev = last_in.get(c)
-        if prev is not None and uf < cfg.p_follow and int(successor[prev]) not in seen:
-            item = int(successor[prev])
-        for _ in range(20 if item is None else 0):     # popularity draw, rejecting repeats
-            j = min(bisect_right(cum[c], up * cum[c][-1]), len(cum[c]) - 1)
-            if int(members[c][j]) not in seen:
-                item = int(members[c][j])
-                break
-            up = rng.random()
-        if item is None:                               # cluster nearly used up: any unseen item
-            item = _any_unseen(rng, seen, [c] + prefs, members)
-            c = next(cc for cc in range(C) if item in members[cc])
-        seen.add(item)
-        last_in[c] = item
-        out.append(item)
-    return np.array(out, dtype=np.int64)
+class _Walker:
+    """Draws user sequences: a Markov walk over 2-3 preferred clusters, no repeated item.
 
+    Popularity draws without replacement use, per (user, cluster), one Gumbel-sorted queue
+    of the cluster's items (sorting ``log w + Gumbel`` noise is exactly sequential
+    popularity-weighted sampling without replacement); a draw takes the next unseen item.
+    """
 
-def _any_unseen(rng, seen, order, members):
-    """An unseen item, trying clusters in ``order`` first, then all clusters."""
-    for c in order + list(rng.permutation(len(members))):
-        free = [int(i) for i in members[c] if int(i) not in seen]
-        if free:
-            return free[int(rng.integers(len(free)))]
-    raise ValueError("sequence longer than the catalogue")
+    def __init__(self, rng, cfg, cluster, weight):
+        self.rng, self.cfg = rng, cfg
+        C = int(cluster.max()) + 1
+        self.members = [np.flatnonzero(cluster == c) for c in range(C)]
+        self.logw = [np.log(weight[m]) for m in self.members]
+        self.mass = np.array([weight[m].sum() for m in self.members])
+        self.successor = _planted_successors(rng, cluster, weight).tolist()
+
+    def walk(self, n):
+        """One user's sequence of n distinct items, (n,) int64."""
+        cfg, C = self.cfg, len(self.members)
+        k = min(C, int(self.rng.integers(2, 4)))
+        prefs = self.rng.choice(C, size=k, replace=False, p=self.mass / self.mass.sum()).tolist()
+        u = self.rng.random((n, 3)).tolist()          # pre-drawn uniforms: stay / jump / follow
+        seen, last_in, queues, out = set(), {}, {}, []
+        c = prefs[0]
+        for step in range(n):
+            us, uj, uf = u[step]
+            if step and us >= cfg.p_stay and k > 1:
+                c = [p for p in prefs if p != c][int(uj * (k - 1))]
+            item = None
+            prev = last_in.get(c)
+            if prev is not None and uf < cfg.p_follow and self.successor[prev] not in seen:
+                item = self.successor[prev]                   # the planted next item
+            if item is None:
+                item = self._next_popular(c, queues, seen)
+            if item is None:                                  # cluster used up: try others
+                for cc in prefs + self.rng.permutation(C).tolist():
+                    item = self._next_popular(cc, queues, seen)
+                    if item is not None:
+                        c = cc
+                        break
+                else:
+                    raise ValueError(f"a sequence of length {n} is longer than the catalogue")
+            seen.add(item)
+            last_in[c] = item
+            out.append(item)
+        return np.array(out, dtype=np.int64)
+
+    def _next_popular(self, c, queues, seen):
+        """Next unseen item of this user's popularity queue for cluster c (None if used up)."""
+        if c not in queues:
+            gumbel = -np.log(-np.log(self.rng.random(len(self.members[c]))))
+            queues[c] = [self.members[c][np.argsort(-(self.logw[c] + gumbel))].tolist(), 0]
+        queue = queues[c]
+        items, j = queue
+        while j < len(items) and items[j] in seen:
+            j += 1
+        queue[1] = j + 1
+        return items[j] if j < len(items) else None
 
 
 def _planted_content(rng, cluster, dim, noise):
@@ -194,7 +222,8 @@ def lognormal_lengths(offset, mu, sigma, cap):
 
 SHAPES = {
     # ML-1M after 5-core: 6,040 users, 3,416 items, ~1.0M interactions (mean length ~165)
-    "ml-1m": dict(num_users=6040, num_items=3416, length_sampler=lognormal_lengths(20, 4.5, 1.0, 2314)),
+    "ml-1m": dict(num_users=6040, num_items=3416,
+                  length_sampler=lognormal_lengths(20, 4.5, 1.0, 2314)),
     # Yelp (as in the paper): 15,720 users, 11,383 items, short sequences with a long tail
     "yelp": dict(num_users=15720, num_items=11383,
                  length_sampler=lognormal_lengths(3, 1.49, 1.2, 400)),
@@ -224,7 +253,7 @@ def make_shaped(num_users, num_items, length_sampler, seed=0, *, zipf_a=1.0, num
     lengths = np.clip(np.asarray(length_sampler(rng, num_users), dtype=np.int64), 1, num_items)
     weight = _zipf_weights(rng, num_items, zipf_a)[1:]                    # (V,)
     flat, owner = _distinct_draws(rng, weight, lengths)
-    order = np.lexsort((rng.random(len(flat)), owner))                   # shuffle within user
+    order = np.argsort(owner + rng.random(len(flat)), kind="stable")      # shuffle within user
     cuts = np.cumsum(lengths)[:-1]
     C = num_clusters or max(8, num_items // 50)
     cluster = np.concatenate([[-1], rng.permutation(np.arange(num_items) % C)])

@@ -66,8 +66,8 @@ def full_softmax_loss(H, item_table, target):
     h, flat = gather_real(H, target)                            # (M, d)
     y = np.asarray(target).reshape(-1)[flat]                    # (M,) in 1..V
     _check_ids("target", y, item_table.shape[0])
-    logits = h @ item_table[1:].transpose(1, 0)                 # (M, V): column c = item c + 1
-    return fused.cross_entropy(logits, y - 1)
+    # logits h @ E[1:]^T (M, V), column c = item c + 1, computed chunk by chunk (never all at once)
+    return fused.linear_cross_entropy(h, item_table[1:], y - 1)
 
 
 def bce_loss(H, item_table, target, neg):

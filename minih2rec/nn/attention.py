@@ -33,8 +33,8 @@ def attention_mask(Tq, Tk, causal=True, key_padding=None):
 
     Returns
     -------
-    ndarray bool of shape (B, 1, Tq, Tk) (broadcast over heads), (1, 1, Tq, Tk) when
-    ``key_padding`` is None, or None when nothing is masked.
+    ndarray bool broadcastable to (B, H, Tq, Tk): (B, 1, Tq, Tk) with both masks,
+    (1, 1, Tq, Tk) causal only, (B, 1, 1, Tk) padding only; None when nothing is masked.
     """
     mask = None
     if causal:

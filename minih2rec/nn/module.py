@@ -64,12 +64,18 @@ class Module:
 
     def named_parameters(self):
         """Yield ``(dotted_name, Parameter)`` pairs, each parameter once, in assignment order."""
-        seen = set()
-        for mod_name, mod in self.named_modules():
-            for name, value in vars(mod).items():
-                if isinstance(value, Parameter) and id(value) not in seen:
-                    seen.add(id(value))
-                    yield _join(mod_name, name), value
+        yield from self._named_parameters("", set(), set())
+
+    def _named_parameters(self, prefix, seen_mods, seen_params):
+        if id(self) in seen_mods:
+            return
+        seen_mods.add(id(self))
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter) and id(value) not in seen_params:
+                seen_params.add(id(value))
+                yield _join(prefix, name), value
+            elif isinstance(value, Module):
+                yield from value._named_parameters(_join(prefix, name), seen_mods, seen_params)
 
     def parameters(self):
         """List of every Parameter (each once), in the order of ``named_parameters()``."""

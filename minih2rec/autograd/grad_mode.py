@@ -1,0 +1,37 @@
+"""Grad mode: whether new ops record a graph (``no_grad`` switches it off).
+
+Evaluation and parameter updates need no graph; skipping it saves the memory of
+every intermediate array the backward closures would keep alive.
+"""
+import functools
+
+_enabled = True   # read by Tensor._make on every op
+
+
+def is_grad_enabled():
+    """True unless inside a ``no_grad()`` block."""
+    return _enabled
+
+
+class no_grad:
+    """Context manager (or decorator) that stops graph recording: results get ``requires_grad=False``.
+
+    Nesting is fine: leaving a block restores the state it found.
+    """
+
+    def __enter__(self):
+        global _enabled
+        self._prev, _enabled = _enabled, False
+        return self
+
+    def __exit__(self, *exc):
+        global _enabled
+        _enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper

@@ -1,0 +1,205 @@
+"""Item-side pieces shared by the SID, fusion and H2Rec models.
+
+Glossary: B batch, T length, d width, L SID levels, K codes per level, V items
+(ids 1..V, 0 = padding), D content-vector width.
+
+* **Hash table** ``E_h`` (V+1, d): one trainable row per item (``nn.Embedding``).
+  ``pca_rows`` gives its optional *hot start*: the items' content vectors projected
+  on their top principal directions, so similar items start close.
+* **Code embeddings** ``C^l`` (K, d) for each level l, stored as one Parameter
+  (L, K, d) (:class:`CodeEmbeddings`). Item i's level-l embedding is ``C^l[c_i^l]``;
+  its fused SID embedding is ``e_s(i) = mean_l C^l[c_i^l]`` (optionally followed by
+  a linear projection). ``C`` starts from the RQ codebooks through a fixed random
+  orthonormal projection D -> d (``code_init="rq"``) or at random (``"random"``).
+* **Granularity gate** (:class:`GranularityGate`):
+  ``alpha = softmax(g([x ; b]) + b)``, ``b = linspace(1.0, 0.2, L)`` -- a prior that
+  favours coarse levels -- and g a 2-layer MLP whose output layer starts at zero, so
+  a fresh gate returns exactly ``softmax(b)``.
+* ``default_codebook_size`` and ``check_codes``: the K rule and the codes' contract.
+"""
+import numpy as np
+
+from ..autograd import Tensor, fused, ops
+from ..nn import Linear, Module, Parameter, init
+
+CODE_INITS = ("rq", "random")   # accepted values of config.code_init
+
+
+def default_codebook_size(num_items):
+    """K for a catalogue of V items: the smallest power of two >= sqrt(V), clipped to [16, 256] and V.
+
+    Why sqrt(V): a level-1 code is then shared by ~sqrt(V) items (tail items borrow
+    strength from their neighbours), and K^2 >= V, so two levels can already tell
+    items apart while the third mostly resolves collisions. It gives 32 for V = 1,000,
+    64 for ML-1M (3,416 items) and 128 for Yelp (11,383 items) -- the paper's K.
+    """
+    if num_items < 1:
+        raise ValueError(f"default_codebook_size: num_items must be >= 1, got {num_items}")
+    k = 1 << int(np.ceil(np.log2(max(np.sqrt(num_items), 1.0))))
+    return int(max(1, min(max(16, min(k, 256)), num_items)))
+
+
+def check_field(ok, cfg, field, value, expected):
+    """Raise ``ValueError('<Config>.<field>=<value> is invalid: must be <expected>')`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{type(cfg).__name__}.{field}={value!r} is invalid: must be {expected}")
+
+
+def check_codes(codes, num_items, num_levels, codebook_size, who):
+    """Validate semantic IDs and return them as a C-contiguous int64 (V+1, L) array.
+
+    Parameters
+    ----------
+    codes : int array (V+1, L) -- row i holds item i's codes (row 0, padding, is never used).
+    num_items, num_levels, codebook_size : int -- V, L, K from the model config.
+    who : str -- the model name used in error messages.
+    """
+    codes = np.asarray(codes)
+    if codes.shape != (num_items + 1, num_levels):
+        raise ValueError(f"{who}: codes must have shape (V+1, L) = ({num_items + 1}, {num_levels}), "
+                         f"got {codes.shape}")
+    if codes.size and not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"{who}: codes must be integers, got dtype {codes.dtype}")
+    if codes.size and (codes.min() < 0 or codes.max() >= codebook_size):
+        row, level = np.argwhere((codes < 0) | (codes >= codebook_size))[0]
+        raise ValueError(f"{who}: codes[{row}, {level}] = {codes[row, level]} is outside "
+                         f"[0, K) = [0, {codebook_size})")
+    return np.ascontiguousarray(codes, dtype=np.int64)
+
+
+def _orthonormal(rows, cols, rng):
+    """A (rows, cols) matrix with orthonormal columns (rows >= cols) or orthonormal rows."""
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)                                         # q (max, min), orthonormal columns
+    q = q * np.sign(np.diag(r))                                    # a unique, uniformly random q
+    return q if rows >= cols else q.T
+
+
+def _unit_mean_norm(x):
+    """Scale ``x`` (n, d) so its rows have mean L2 norm 1 (the scale of ``nn.Embedding``'s init)."""
+    norm = np.linalg.norm(x, axis=1).mean()
+    return x / norm if norm > 0 else x
+
+
+def pca_rows(content, d, rng):
+    """Hot-start rows for the hash table: content vectors on their top-d principal directions.
+
+    Items 1..V are centred and projected on the top ``min(d, D)`` eigenvectors of their
+    covariance; if D < d the remaining columns are small random noise. Rows are scaled to
+    a mean norm of 1, the scale of a freshly initialised ``Embedding``. Row 0 stays zero.
+
+    Parameters
+    ----------
+    content : float array (V+1, D) -- row i = item i's content vector (row 0 = padding).
+    d : int -- width of the table.
+    rng : np.random.Generator -- for the filler columns when D < d.
+
+    Returns
+    -------
+    float32 ndarray (V+1, d).
+    """
+    x = np.asarray(content, dtype=np.float64)[1:]                  # (V, D)
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise ValueError(f"pca_rows: content must be (V+1, D), got shape {np.shape(content)}")
+    x = x - x.mean(axis=0)
+    _, vecs = np.linalg.eigh(x.T @ x)                              # ascending eigenvalues
+    k = min(d, x.shape[1])
+    proj = x @ vecs[:, ::-1][:, :k]                                # (V, k) top components
+    out = np.zeros((x.shape[0] + 1, d))
+    out[1:, :k] = _unit_mean_norm(proj)
+    if k < d:
+        out[1:, k:] = rng.standard_normal((x.shape[0], d - k)) * 0.01
+    return out.astype(np.float32)
+
+
+class CodeEmbeddings(Module):
+    """Per-level code embeddings ``C`` (L, K, d) and the fused SID item embedding ``e_s``.
+
+    Parameters
+    ----------
+    codes : int ndarray (V+1, L), validated (``check_codes``).
+    codebook_size : int -- K.
+    d : int -- width.
+    rng : np.random.Generator.
+    codebooks : float array (L, K, D) or None -- RQ codebooks, needed by ``code_init="rq"``.
+    code_init : "rq" (codebooks through a random orthonormal D -> d projection, each level scaled
+        to mean row norm 1) or "random" (normal, std d^-0.5, like ``nn.Embedding``).
+    projection : bool -- apply a learned Linear(d, d) after the mean over levels.
+    """
+
+    def __init__(self, codes, codebook_size, d, rng, codebooks=None, code_init="rq", projection=False):
+        super().__init__()
+        self.codes = codes                                          # (V+1, L), not trainable
+        L, K = codes.shape[1], codebook_size
+        self.num_levels, self.codebook_size, self.d = L, K, d
+        self._rows = codes + np.arange(L, dtype=np.int64) * K      # (V+1, L) rows of C as (L*K, d)
+        if code_init == "rq":
+            cb = np.asarray(codebooks, dtype=np.float64) if codebooks is not None else None
+            if cb is None or cb.ndim != 3 or cb.shape[:2] != (L, K):
+                raise ValueError(f"CodeEmbeddings: code_init='rq' needs codebooks of shape (L, K, D) = "
+                                 f"({L}, {K}, D), got {None if cb is None else cb.shape}; "
+                                 f"pass codebooks or use code_init='random'")
+            proj = _orthonormal(cb.shape[2], d, rng)                # (D, d), keeps distances (D >= d)
+            weight = np.stack([_unit_mean_norm(level @ proj) for level in cb])   # (L, K, d)
+        elif code_init == "random":
+            weight = init_normal((L, K, d), rng)
+        else:
+            raise ValueError(f"CodeEmbeddings: code_init must be one of {CODE_INITS}, got {code_init!r}")
+        self.weight = Parameter(weight.astype(np.float32))          # C (L, K, d)
+        self.proj = Linear(d, d, rng) if projection else None
+
+    def _flat(self):
+        return self.weight.reshape(self.num_levels * self.codebook_size, self.d)   # (L*K, d)
+
+    def level_embeddings(self, items):
+        """``C^l[c^l_items]`` for every level: int ndarray of shape S -> Tensor (L, *S, d)."""
+        rows = np.moveaxis(self._rows[np.asarray(items)], -1, 0)    # (L, *S)
+        return ops.embedding(self._flat(), rows)                    # (L, *S, d)
+
+    def fused(self, items):
+        """``e_s(items) = mean_l C^l[c^l]`` (then the projection, if any): shape S -> (*S, d)."""
+        per_level = ops.embedding(self._flat(), self._rows[np.asarray(items)])   # (*S, L, d)
+        e = per_level.mean(axis=-2)                                 # (*S, d)
+        return self.proj(e) if self.proj is not None else e
+
+    def table(self):
+        """``e_s`` of every item, (V+1, d); row 0 (padding) is exactly zero."""
+        e = self.fused(np.arange(self.codes.shape[0]))              # (V+1, d)
+        keep = np.ones((self.codes.shape[0], 1), dtype=e.dtype)
+        keep[0] = 0.0
+        return e * keep
+
+    def extra_repr(self):
+        return f"L={self.num_levels}, K={self.codebook_size}, d={self.d}"
+
+
+def init_normal(shape, rng):
+    """Normal entries with std = d ** -0.5 (d = last dim): rows of norm ~1, as ``nn.Embedding``."""
+    return init.normal(shape, rng, std=shape[-1] ** -0.5)
+
+
+class GranularityGate(Module):
+    """Per-position gate over the L levels: ``alpha = softmax(g([x ; b]) + b)``.
+
+    ``b = linspace(1.0, 0.2, L)`` is the prior (coarse levels first) -- both an input to g
+    and a bias on its output; ``g = Linear(d + L, hidden) -> ReLU -> Linear(hidden, L)``
+    with the last layer's weight and bias at zero, so training starts from ``softmax(b)``.
+
+    Parameters
+    ----------
+    d, num_levels, hidden : int -- input width, L, MLP width.
+    rng : np.random.Generator.
+    """
+
+    def __init__(self, d, num_levels, hidden, rng):
+        super().__init__()
+        self.prior = np.linspace(1.0, 0.2, num_levels).astype(np.float32)   # b (L,)
+        self.fc1 = Linear(d + num_levels, hidden, rng)
+        self.fc2 = Linear(hidden, num_levels, rng)
+        self.fc2.weight.data[...] = 0.0                             # start exactly at the prior
+
+    def forward(self, x):
+        """``x`` Tensor (..., d) -> alpha Tensor (..., L), rows summing to 1."""
+        b = Tensor(np.broadcast_to(self.prior, x.shape[:-1] + self.prior.shape), dtype=x.dtype)
+        h = self.fc1(ops.concatenate([x, b], axis=-1)).relu()      # (..., hidden)
+        return fused.softmax(self.fc2(h) + self.prior, axis=-1)     # (..., L)
