@@ -51,31 +51,37 @@ cdef void _softmax_rows(floating[:, ::1] logits,           # IN s.W[n] (M, N) / 
     cdef int64_t p
     cdef floating pos, mx, z, e                  # logits in the arrays' dtype
     cdef double acc, e_pos, tot, scale           # sums in double
+    cdef floating* row                           # logits[m, :]
+    cdef const floating* s                       # states[m, :]
+    cdef const floating* w                       # table[p, :]
     for m in prange(M, schedule="static"):
         p = pos_ids[m]
+        row = &logits[m, 0] if N > 0 else NULL
+        s = &states[m, 0] if d > 0 else NULL
+        w = &table[p, 0] if d > 0 else NULL
         acc = 0.0
         for c in range(d):
-            acc = acc + states[m, c] * table[p, c]
+            acc = acc + s[c] * w[c]
         pos = <floating> (acc - log_q_pos[m])
         mx = pos
         for j in range(N):                       # logQ, mask, row max
             if neg_ids[j] == p:
-                logits[m, j] = -INFINITY         # accidental hit
+                row[j] = -INFINITY               # accidental hit
             else:
-                z = logits[m, j] - log_q_neg[j]
-                logits[m, j] = z
+                z = row[j] - log_q_neg[j]
+                row[j] = z
                 if z > mx:
                     mx = z
         e_pos = _exp(pos - mx)
         tot = e_pos
         for j in range(N):                       # shifted exp and its sum
-            e = _exp(logits[m, j] - mx)
-            logits[m, j] = e
+            e = _exp(row[j] - mx)
+            row[j] = e
             tot = tot + e
         loss_m[m] = mx + log(tot) - pos
         scale = 1.0 / (tot * M)
         for j in range(N):
-            logits[m, j] = <floating> (logits[m, j] * scale)
+            row[j] = <floating> (row[j] * scale)
         g_pos[m] = <floating> ((e_pos / tot - 1.0) / M)
 
 
