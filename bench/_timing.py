@@ -55,8 +55,10 @@ def parse_quick(description=None, argv=None):
 
 
 def machine_line():
-    """One line naming the machine the numbers were measured on."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """One line naming the machine the numbers were measured on (and how busy it was)."""
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}{load}")
 
 
 def print_table(rows, baseline=None, title=None):
