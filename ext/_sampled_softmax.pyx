@@ -11,8 +11,8 @@ fuses everything else into C loops:
 * ``_finish_rows`` -- the positives' terms (grad_states[m] += dL/dpos_m W[pos_m])
   and the scatter into the touched rows, serial because ids repeat.
 
-Logits stay in the arrays' dtype (expf for float32); sums are double. Inputs are validated by the Python
-wrapper (minih2rec.kernels.sampled_softmax.sampled_softmax).
+Logits stay in the arrays' dtype (expf for float32); sums are double. Inputs
+are validated by the Python wrapper (minih2rec.kernels.sampled_softmax.sampled_softmax).
 """
 cimport cython
 from cython.parallel cimport prange

@@ -31,6 +31,8 @@ Versions (same contract, checked against each other in tests/test_kernels_sample
 Because the matmuls are shared, the compiled versions win by fusing the
 element-wise passes over the (M, N) logits and by replacing ``np.add.at``; they
 can never be much faster than the BLAS time (see bench/bench_sampled_softmax.py).
+Measured single-threaded (CPU time, M=25,600, d=128, N=256, float32): the three
+matmuls alone ~92 ms; reference ~170-190 ms; Numba ~120-133 ms; Cython ~133 ms.
 
 Contract
 --------

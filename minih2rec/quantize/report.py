@@ -124,13 +124,12 @@ def plot_report(report, codes, path):
     -------
     path
     """
-    import matplotlib
-    matplotlib.use("Agg")                                     # files only, never a window
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure                      # no pyplot: no global state, no window
 
     L, K = report.levels, report.codebook_size
     usage = code_usage(np.asarray(codes)[:, :L], K)           # (L, K)
-    fig, axes = plt.subplots(1, L + 1, figsize=(3.2 * (L + 1), 3.0))
+    fig = Figure(figsize=(3.2 * (L + 1), 3.0))
+    axes = fig.subplots(1, L + 1)
     for l in range(L):
         ax = axes[l]
         ax.bar(np.arange(K), np.sort(usage[l])[::-1], width=1.0, color="tab:blue")
@@ -144,6 +143,5 @@ def plot_report(report, codes, path):
     ax.set_ylabel("mean squared error per item")
     ax.set_title(f"reconstruction (collisions {report.collision_rate:.1%})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig.savefig(path, dpi=100)                                # Agg canvas, picked by the file suffix
     return path

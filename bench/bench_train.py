@@ -1,0 +1,108 @@
+"""Training throughput and peak memory of one epoch, measured side by side in one run.
+
+Each configuration runs in its own subprocess, so its peak RSS (``ru_maxrss``) is its
+own. Printed per configuration: seconds per epoch, sequences/s, peak RSS.
+
+Configurations (``--set``):
+
+* ``sasrec``  -- SASRec on an ML-1M-shaped synthetic workload (6,040 users, 3,416 items,
+  ~1M interactions), d=64, 2 blocks, 1 head, max_len 200, batch 128, full softmax,
+  once with dynamic-length batches and once padded to max_len.
+* ``h2rec``   -- H2Rec on the ML-1M-shaped workload (same settings, L=4, K=128) and on a
+  Yelp-shaped one (15,720 users, 11,383 items, lengths 3 + lognormal(1.49, 1.2) capped at
+  400), d=128, batch 128, L=4, K=128, 2 blocks, the paper's ``bce`` loss with both
+  alignment losses on (the public PyTorch code needs ~870 s/epoch and 6.9 GB on the
+  Yelp-shaped workload on a 2-core machine).
+
+    python bench/bench_train.py --set sasrec            # issue 3
+    python bench/bench_train.py --set h2rec             # issue 5
+    python bench/bench_train.py --set sasrec --quick    # a fraction of the users
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+SETS = {
+    "sasrec": [
+        dict(label="SASRec ML-1M-shaped, dynamic length", model="sasrec", shape="ml-1m",
+             dynamic=True, loss="full_softmax", d=64, max_len=200),
+        dict(label="SASRec ML-1M-shaped, padded to max_len", model="sasrec", shape="ml-1m",
+             dynamic=False, loss="full_softmax", d=64, max_len=200),
+    ],
+    "h2rec": [
+        dict(label="H2Rec ML-1M-shaped (d=64, full softmax)", model="h2rec", shape="ml-1m",
+             dynamic=True, loss="full_softmax", d=64, max_len=200, levels=4, K=128),
+        dict(label="H2Rec Yelp-shaped (d=128, bce + L_code + L_msg)", model="h2rec", shape="yelp",
+             dynamic=True, loss="bce", d=128, max_len=200, levels=4, K=128),
+    ],
+}
+
+
+def run_one(cfg, quick):
+    """Build the workload and model of ``cfg``, time one epoch; return a dict of measurements."""
+    import numpy as np
+
+    from minih2rec.config import TrainConfig
+    from minih2rec.data import make_shaped_like, split_leave_one_out
+    from minih2rec.experiment import build_model
+    from minih2rec.train import Trainer
+
+    over = {"num_users": int(quick * 1000)} if quick else {}
+    inter = make_shaped_like(cfg["shape"], seed=0, **over)
+    split = split_leave_one_out(inter)
+    overrides = dict(max_len=cfg["max_len"], d=cfg["d"], blocks=2, heads=1, loss=cfg["loss"])
+    if cfg["model"] == "h2rec":
+        overrides.update(num_levels=cfg["levels"], codebook_size=cfg["K"])
+    t0 = time.perf_counter()
+    model = build_model(cfg["model"], inter, split, overrides, seed=0)
+    setup_s = time.perf_counter() - t0
+    tc = TrainConfig(epochs=1, batch_size=128, dynamic_length=cfg["dynamic"], patience=0)
+    trainer = Trainer(model, split, tc, progress=False, log=lambda *a: None)
+    users = sum(1 for s in split.train if len(s) >= 2)
+    t0 = time.perf_counter()
+    trainer._run_epoch()
+    epoch_s = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(label=cfg["label"], users=users, interactions=int(inter.num_interactions),
+                setup_s=round(setup_s, 1), epoch_s=round(epoch_s, 1),
+                seq_per_s=round(users / epoch_s, 1), peak_rss_mb=round(rss_mb), np=np.__version__)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", choices=sorted(SETS), default="sasrec")
+    p.add_argument("--quick", type=float, default=0.0,
+                   help="use QUICK*1000 users instead of the full workload (e.g. 0.5)")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child is not None:                       # inside the subprocess
+        print(json.dumps(run_one(json.loads(args.child), args.quick)))
+        return 0
+    from minih2rec import format_backend_info
+    print(format_backend_info())
+    rows = []
+    for cfg in SETS[args.set]:
+        out = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg), "--quick", str(args.quick)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"{cfg['label']}: FAILED\n{out.stderr[-2000:]}")
+            continue
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        r = rows[-1]
+        print(f"{r['label']:50s} users {r['users']:6d}  epoch {r['epoch_s']:7.1f}s  "
+              f"{r['seq_per_s']:7.1f} seq/s  peak RSS {r['peak_rss_mb']:6d} MB  (setup {r['setup_s']}s)")
+    if args.set == "sasrec" and len(rows) == 2:
+        print(f"dynamic-length speed-up: {rows[1]['epoch_s'] / rows[0]['epoch_s']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
