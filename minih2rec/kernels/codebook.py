@@ -157,7 +157,9 @@ def _check(x, C):
     x = np.ascontiguousarray(x, dtype=dtype)
     C = np.ascontiguousarray(C, dtype=dtype)
     for name, a in (("x", x), ("C", C)):
-        if a.size and not np.isfinite(a.sum()):      # one cheap pass; NaN/inf always poison the sum
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = a.sum()                          # one cheap pass; NaN/inf always poison the sum
+        if a.size and not np.isfinite(total):
             bad = np.flatnonzero(~np.isfinite(a).all(axis=1))
             if bad.size:
                 r = int(bad[0])

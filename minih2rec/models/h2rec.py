@@ -212,27 +212,33 @@ class H2Rec(TableRecommender):
         return self._mix(alpha, levels_masked), self._mix(alpha, v["levels"])
 
     def _backbones(self, z_h, sid_inputs, pad):
-        """``[Backbone(z_h), SIDBackbone(x) for x in sid_inputs]``; a shared backbone runs them as one batch."""
+        """Run ``z_h`` and each of ``sid_inputs`` (B, T, d) through the backbone(s) -> (n, B, T, d).
+
+        Output 0 is the HID branch; a shared backbone runs all n inputs as one (n*B)-row batch.
+        """
         B, T, d = z_h.shape
         if self.config.shared_backbone:
-            inputs = [z_h] + sid_inputs
-        else:
-            inputs = sid_inputs
-        n = len(inputs)
-        x = ops.concatenate(inputs, axis=0) if n > 1 else inputs[0]            # (n*B, T, d)
-        out = self.sid_backbone(x, np.tile(pad, (n, 1))).reshape(n, B, T, d)   # (n, B, T, d)
-        outs = [out[i] for i in range(n)]
-        return outs if self.config.shared_backbone else [self.backbone(z_h, pad)] + outs
+            inputs, n = [z_h] + sid_inputs, 1 + len(sid_inputs)
+            x = ops.concatenate(inputs, axis=0)                                # (n*B, T, d)
+            return self.backbone(x, np.tile(pad, (n, 1))).reshape(n, B, T, d)  # (n, B, T, d)
+        n = len(sid_inputs)
+        x = ops.concatenate(sid_inputs, axis=0) if n > 1 else sid_inputs[0]    # ((n-1)*B, T, d)
+        h_s = self.sid_backbone(x, np.tile(pad, (n, 1)))                       # ((n-1)*B, T, d)
+        return ops.concatenate([self.backbone(z_h, pad), h_s], axis=0).reshape(n + 1, B, T, d)
 
     def _encode(self, seq, positions, es_table, with_msg=False):
-        """User states (B, T, 2d), the input views, and the L_msg pair (U_m, U_f) or None."""
+        """User states ``[H_h ; H_s]`` (B, T, 2d), the input views, and (U_m, U_f) (B, d) or None."""
         v = self._inputs(seq, positions, es_table)
         z_h, z_s = self._branch_inputs(v)
         sid_inputs = [z_s] + (list(self._msg_inputs(v)) if with_msg else [])
-        H = self._backbones(z_h, sid_inputs, v["pad"])
-        states = ops.concatenate([H[0], H[1]], axis=-1)                        # (B, T, 2d)
-        msg = (H[2][:, -1, :], H[3][:, -1, :]) if with_msg else None           # (B, d) each
-        return states, v, msg
+        H = self._backbones(z_h, sid_inputs, v["pad"])                        # (n, B, T, d)
+        n, B, T, d = H.shape
+        branches = H[0:2] if with_msg else H                                   # (2, B, T, d)
+        states = branches.transpose(1, 2, 0, 3).reshape(B, T, 2 * d)           # (B, T, 2d) = [H_h ; H_s]
+        if not with_msg:
+            return states, v, None
+        last = H[2:4, :, -1, :]                                                # (2, B, d)
+        return states, v, (last[0], last[1])
 
     # ---- the model contract -----------------------------------------------------------------------
     def forward(self, seq, positions):

@@ -9,8 +9,8 @@ Glossary: B batch, T length, d width, L SID levels, K codes per level, V items
 * **Code embeddings** ``C^l`` (K, d) for each level l, stored as one Parameter
   (L, K, d) (:class:`CodeEmbeddings`). Item i's level-l embedding is ``C^l[c_i^l]``;
   its fused SID embedding is ``e_s(i) = mean_l C^l[c_i^l]`` (optionally followed by
-  a linear projection). ``C`` starts from the RQ codebooks through a fixed random
-  orthonormal projection D -> d (``code_init="rq"``) or at random (``"random"``).
+  a linear projection). ``C`` starts from the RQ codebooks through one fixed linear map
+  D -> d (exact if D <= d, PCA otherwise; ``code_init="rq"``) or at random (``"random"``).
 * **Granularity gate** (:class:`GranularityGate`):
   ``alpha = softmax(g([x ; b]) + b)``, ``b = linspace(1.0, 0.2, L)`` -- a prior that
   favours coarse levels -- and g a 2-layer MLP whose output layer starts at zero, so
@@ -67,12 +67,19 @@ def check_codes(codes, num_items, num_levels, codebook_size, who):
     return np.ascontiguousarray(codes, dtype=np.int64)
 
 
-def _orthonormal(rows, cols, rng):
-    """A (rows, cols) matrix with orthonormal columns (rows >= cols) or orthonormal rows."""
-    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(a)                                         # q (max, min), orthonormal columns
-    q = q * np.sign(np.diag(r))                                    # a unique, uniformly random q
-    return q if rows >= cols else q.T
+def _projection(vectors, d, rng):
+    """A (D, d) map for ``vectors`` (n, D): exact (orthonormal rows) if D <= d, else the top-d PCA.
+
+    D <= d: a random orthonormal embedding keeps every distance and angle.
+    D > d: the top-d eigenvectors of ``vectors^T vectors`` (uncentred, so the common
+    direction stays) -- the rank-d map that loses the least of the vectors' energy.
+    """
+    D = vectors.shape[1]
+    if D <= d:
+        q, r = np.linalg.qr(rng.standard_normal((d, D)))           # q (d, D) orthonormal columns
+        return (q * np.sign(np.diag(r))).T                         # (D, d) orthonormal rows
+    _, vecs = np.linalg.eigh(vectors.T @ vectors)                  # ascending eigenvalues
+    return vecs[:, ::-1][:, :d]                                    # (D, d)
 
 
 def _unit_mean_norm(x):
@@ -122,8 +129,9 @@ class CodeEmbeddings(Module):
     d : int -- width.
     rng : np.random.Generator.
     codebooks : float array (L, K, D) or None -- RQ codebooks, needed by ``code_init="rq"``.
-    code_init : "rq" (codebooks through a random orthonormal D -> d projection, each level scaled
-        to mean row norm 1) or "random" (normal, std d^-0.5, like ``nn.Embedding``).
+    code_init : "rq" (codebooks through one D -> d map -- distance-preserving if D <= d, PCA
+        otherwise -- each level then scaled to mean row norm 1) or "random" (normal, std d^-0.5,
+        like ``nn.Embedding``).
     projection : bool -- apply a learned Linear(d, d) after the mean over levels.
     """
 
@@ -139,7 +147,7 @@ class CodeEmbeddings(Module):
                 raise ValueError(f"CodeEmbeddings: code_init='rq' needs codebooks of shape (L, K, D) = "
                                  f"({L}, {K}, D), got {None if cb is None else cb.shape}; "
                                  f"pass codebooks or use code_init='random'")
-            proj = _orthonormal(cb.shape[2], d, rng)                # (D, d), keeps distances (D >= d)
+            proj = _projection(cb.reshape(L * K, -1), d, rng)       # (D, d)
             weight = np.stack([_unit_mean_norm(level @ proj) for level in cb])   # (L, K, d)
         elif code_init == "random":
             weight = init_normal((L, K, d), rng)

@@ -28,8 +28,8 @@ only, so ``r^l - sg(q^l) = z - sg(zq^{(l)})`` with partial sums ``zq^{(l)}`` -- 
 the codewords learn from the codebook term alone (TIGER's loss, with this reading of ``r^l``).
 
 Codebooks start from RQ-KMeans (:class:`~minih2rec.quantize.residual.RQKMeans`) on the encoder's
-initial latents, as TIGER does on its first batch; we use the first ``max(batch_size, init_items)``
-items of the first shuffled epoch (all items when fewer), so the codewords cover the data. Codes
+initial latents, as TIGER does on its first batch; we use the first ``max(batch_size, init_items,
+K)`` items of the first shuffled epoch (all items when fewer), so the codewords cover the data. Codes
 that fall out of use are not re-seeded (no dead-code handling); ``history`` records the share of
 codes used at each level in each epoch, so a collapse is visible.
 
@@ -167,7 +167,7 @@ class RQVAE:
     epochs, batch_size, lr : Adam training schedule (items shuffled every epoch).
     seed : int -- seeds weights, shuffling and the RQ-KMeans init: same seed, same codes.
     dedup : bool -- append the TIGER extra level that makes every tuple unique.
-    init_items : int -- the codebook init sees ``max(batch_size, init_items)`` items.
+    init_items : int -- the codebook init sees ``max(batch_size, init_items, K)`` items (all if fewer).
     log : callable(str) or None -- receives one line per epoch; None is silent.
 
     Attributes
@@ -250,7 +250,8 @@ class RQVAE:
 
     def encode(self, x):
         """Codes of ``x`` (n, D): (n, L) int64 in ``[0, K)``; (n, L+1) with the dedup level."""
-        codes = self.net.assign(self._latents(x, "encode"))    # (n, L)
+        z = self._latents(x, "encode")                        # (n, d); checks fit() ran first
+        codes = self.net.assign(z)                            # (n, L)
         if self.dedup:
             codes = np.column_stack([codes, dedup_level(codes, self.codebook_size)])
         return codes
@@ -316,7 +317,7 @@ class RQVAE:
         if fitted:
             self._fitted(where)
         x = np.asarray(x)
-        if x.ndim != 2 or x.shape[0] == 0 or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        if x.ndim != 2 or x.shape[0] == 0 or x.dtype.kind not in "fiu":
             raise ValueError(f"RQVAE.{where}: x must be a non-empty 2-D numeric array, got {x.dtype} {x.shape}")
         x = np.ascontiguousarray(x, dtype=np.float32)
         bad = np.flatnonzero(~np.isfinite(x).all(axis=1))

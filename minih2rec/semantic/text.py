@@ -183,4 +183,5 @@ def content_vectors_from_text(texts, dim=64, seed=0, min_df=1, power_iters=4):
     Z = U * s                                                # (n, k) document coordinates
     norms = np.linalg.norm(Z, axis=1, keepdims=True)
     out[:, :k] = np.divide(Z, norms, out=np.zeros_like(Z), where=norms > 0)
+    out[empty] = 0                                           # exact zeros: rounding in U is not a direction
     return out

@@ -1,0 +1,147 @@
+"""Semantic IDs of a catalogue: one code tuple per item, saved and loaded with checks.
+
+``codes`` has shape (V+1, L): row i is item id i, row 0 is the padding item
+(all zeros, never looked up as a real item). Every code lies in ``[0, K)``.
+With ``dedup=True`` the last column is the TIGER-style extra level that makes
+the tuples unique (``codebooks`` then has L-1 levels).
+"""
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..quantize.report import code_usage, collision_rate
+
+
+@dataclass
+class SemanticIDs:
+    """Code tuples of items 1..V (row 0 = padding)."""
+
+    codes: np.ndarray                    # (V+1, L) int64, row 0 zeros
+    codebook_size: int                   # K: every code is in [0, K)
+    levels: int                          # L: columns of codes (including a dedup column)
+    method: str                          # how they were made, e.g. "rq-kmeans"
+    codebooks: Optional[np.ndarray] = None   # (L, K, D), or (L-1, K, D) with dedup; None if unknown
+    dedup: bool = False                  # True if the last column is the dedup level
+
+    def __post_init__(self):
+        self.codes = np.asarray(self.codes)
+        _validate(self.codes, self.codebook_size, self.levels, self.codebooks, self.dedup, "SemanticIDs")
+        self.codes = self.codes.astype(np.int64, copy=False)
+
+    @property
+    def num_items(self):
+        """V, the number of real items."""
+        return self.codes.shape[0] - 1
+
+    def summary(self):
+        """Small dict for the JSON file: sizes, per-level code use and the collision rate."""
+        items = self.codes[1:]
+        usage = code_usage(items, self.codebook_size)        # (L, K)
+        return {"num_items": self.num_items, "levels": self.levels, "codebook_size": self.codebook_size,
+                "method": self.method, "dedup": self.dedup,
+                "codes_used_per_level": [int(u) for u in (usage > 0).sum(axis=1)],
+                "collision_rate": collision_rate(items),
+                "has_codebooks": self.codebooks is not None}
+
+    def save(self, path):
+        """Write ``path`` (.npz, suffix added if missing) and a JSON summary beside it; return the .npz path."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        arrays = {"codes": self.codes, "codebook_size": np.int64(self.codebook_size),
+                  "levels": np.int64(self.levels), "method": np.str_(self.method), "dedup": np.bool_(self.dedup)}
+        if self.codebooks is not None:
+            arrays["codebooks"] = self.codebooks
+        np.savez(path, **arrays)
+        with open(path[:-4] + ".json", "w") as f:
+            json.dump(self.summary(), f, indent=2)
+        return path
+
+    @classmethod
+    def load(cls, path, num_items=None):
+        """Read a file written by :meth:`save`, checking shapes and code ranges.
+
+        Parameters
+        ----------
+        path : str or Path to the .npz.
+        num_items : int or None -- if given, the file must hold IDs for exactly this many items.
+
+        Raises
+        ------
+        ValueError naming the file on a missing/corrupt file or array, codes outside ``[0, K)``,
+        a non-zero padding row, or an item-count mismatch.
+        """
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"semantic-ID file {path!r} could not be read as an .npz: {exc}") from exc
+        missing = [k for k in ("codes", "codebook_size", "levels", "method") if k not in arrays]
+        if missing:
+            raise ValueError(f"semantic-ID file {path!r} lacks arrays {missing} (has {sorted(arrays)})")
+        codes = arrays["codes"]
+        try:
+            K, L, method = int(arrays["codebook_size"]), int(arrays["levels"]), str(arrays["method"])
+            dedup = bool(arrays.get("dedup", False))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"semantic-ID file {path!r} has a malformed header field: {exc}") from exc
+        books = arrays.get("codebooks")
+        _validate(codes, K, L, books, dedup, f"semantic-ID file {path!r}")
+        if num_items is not None and codes.shape[0] - 1 != int(num_items):
+            raise ValueError(f"semantic-ID file {path!r} has IDs for {codes.shape[0] - 1} items but the dataset "
+                             f"has {int(num_items)}; rebuild the IDs for this dataset")
+        return cls(codes, K, L, method, books, dedup)
+
+    @classmethod
+    def from_quantizer(cls, content, quantizer=None, levels=3, codebook_size=64, seed=0, dedup=False):
+        """Quantize item content (V+1, D) (row 0 = padding, skipped) into SemanticIDs.
+
+        Parameters
+        ----------
+        content : ndarray (V+1, D) -- item-aligned content vectors.
+        quantizer : object with ``fit(x)``, ``encode(x)``, ``codebooks``, ``codebook_size``
+            (e.g. :class:`~minih2rec.quantize.RQKMeans`), or None to build an RQKMeans from
+            ``levels``, ``codebook_size``, ``seed``, ``dedup``.
+
+        Returns
+        -------
+        SemanticIDs with ``codes`` (V+1, L) and the quantizer's codebooks.
+        """
+        from ..quantize.residual import RQKMeans
+
+        content = np.asarray(content)
+        if content.ndim != 2 or content.shape[0] < 2:
+            raise ValueError(f"from_quantizer: content must be (V+1, D) with V >= 1, got shape {content.shape}")
+        q = quantizer if quantizer is not None else RQKMeans(levels, codebook_size, seed=seed, dedup=dedup)
+        x = content[1:]                                           # (V, D) items 1..V
+        item_codes = np.asarray(q.fit(x).encode(x), dtype=np.int64)   # (V, L)
+        codes = np.zeros((x.shape[0] + 1, item_codes.shape[1]), dtype=np.int64)
+        codes[1:] = item_codes
+        q_dedup = bool(getattr(q, "dedup", False))
+        method = getattr(q, "method", type(q).__name__.lower())
+        return cls(codes, int(q.codebook_size), codes.shape[1], method, getattr(q, "codebooks", None), q_dedup)
+
+
+def _validate(codes, K, L, codebooks, dedup, where):
+    """Raise ValueError naming ``where`` unless codes (V+1, L) int lie in [0, K) with a zero row 0."""
+    if codes.ndim != 2 or codes.shape[0] < 1 or codes.shape[1] != L:
+        raise ValueError(f"{where}: codes have shape {codes.shape}; expected (V+1, {L})")
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"{where}: codes have dtype {codes.dtype}; expected integers")
+    if K < 1 or L < 1:
+        raise ValueError(f"{where}: codebook_size={K} and levels={L} must both be >= 1")
+    if codes.size and (codes.min() < 0 or codes.max() >= K):
+        bad = np.argwhere((codes < 0) | (codes >= K))[0]
+        raise ValueError(f"{where}: code {int(codes[tuple(bad)])} at item {bad[0]}, level {bad[1]} "
+                         f"is outside [0, {K})")
+    if np.any(codes[0] != 0):
+        raise ValueError(f"{where}: row 0 (the padding item) must be all zeros, got {codes[0].tolist()}")
+    if codebooks is not None:
+        want = (L - int(dedup), K)
+        if codebooks.ndim != 3 or codebooks.shape[:2] != want:
+            raise ValueError(f"{where}: codebooks have shape {codebooks.shape}; expected ({want[0]}, {K}, D)")
