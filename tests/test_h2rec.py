@@ -86,7 +86,8 @@ def test_shapes_table_and_score_users():
     assert H.shape == (3, 6, 16) and table.shape == (V + 1, 16)
     assert np.all(table.data[0] == 0)
     np.testing.assert_allclose(table.data[:, :8], m.item_emb.weight.data)
-    np.testing.assert_allclose(table.data[1:, 8:], m.code_emb.weight.data[np.arange(L), CODES[1:]].mean(1), rtol=1e-6)
+    e_s = m.code_emb.weight.data[np.arange(L), CODES[1:]].mean(1)       # mean_l C^l[c^l] (V, d)
+    np.testing.assert_allclose(table.data[1:, 8:], e_s, rtol=1e-6)
     scores = m.score_users(BATCH.seq, BATCH.positions)
     assert scores.shape == (3, V + 1) and m.training
     m.eval()
@@ -99,8 +100,10 @@ def test_shapes_table_and_score_users():
 EVAL_MODEL = model(d=8, heads=2, blocks=2).eval()
 
 
-@given(st.lists(st.integers(1, V), min_size=6, max_size=6), st.lists(st.integers(1, V), min_size=6, max_size=6),
-       st.integers(0, 5))
+SIX_ITEMS = st.lists(st.integers(1, V), min_size=6, max_size=6)
+
+
+@given(SIX_ITEMS, SIX_ITEMS, st.integers(0, 5))
 def test_causal_states_at_t_ignore_items_after_t(items, other, t):
     a = np.array([items])
     b = a.copy()
@@ -145,7 +148,8 @@ def test_gate_starts_at_the_prior_sums_to_one_and_can_be_switched_off():
 def test_ablation_flags_change_the_computation():
     base = model().eval()
     H = base(BATCH.seq, BATCH.positions).data
-    for flag in ({"residual": False}, {"gate": False}, {"cross_attention": False}, {"shared_backbone": False}):
+    for flag in ({"residual": False}, {"gate": False}, {"cross_attention": False},
+                 {"shared_backbone": False}):
         other = model(**flag).eval()
         assert not np.allclose(other(BATCH.seq, BATCH.positions).data, H, atol=1e-4), flag
     assert model(cross_attention=False).num_parameters() < base.num_parameters()
@@ -228,7 +232,8 @@ def test_overfits_a_handful_of_sequences(loss):
         value.backward()
         opt.step()
         first = first or dict(m.last_losses)
-    assert m.last_losses["rec"] < (0.1 if loss == "full_softmax" else 0.25) * first["rec"], (first, m.last_losses)
+    factor = 0.1 if loss == "full_softmax" else 0.25
+    assert m.last_losses["rec"] < factor * first["rec"], (first, m.last_losses)
     assert m.last_losses["code"] < first["code"]
     assert np.all(m.item_emb.weight.data[0] == 0)
     if loss == "full_softmax":
@@ -238,10 +243,11 @@ def test_overfits_a_handful_of_sequences(loss):
 
 def test_state_dict_round_trip_gives_identical_scores():
     a, b = model(seed=1, dropout=0.2), model(seed=2, dropout=0.2)
-    assert not np.allclose(a.score_users(BATCH.seq, BATCH.positions), b.score_users(BATCH.seq, BATCH.positions))
+    args = (BATCH.seq, BATCH.positions)
+    assert not np.allclose(a.score_users(*args), b.score_users(*args))
     b.load_state_dict(a.state_dict())
-    np.testing.assert_array_equal(a.score_users(BATCH.seq, BATCH.positions), b.score_users(BATCH.seq, BATCH.positions))
-    np.testing.assert_array_equal(a.gate_weights(BATCH.seq, BATCH.positions), b.gate_weights(BATCH.seq, BATCH.positions))
+    np.testing.assert_array_equal(a.score_users(*args), b.score_users(*args))
+    np.testing.assert_array_equal(a.gate_weights(*args), b.gate_weights(*args))
 
 
 def test_level_cross_attention_matches_a_per_level_loop():
@@ -254,7 +260,8 @@ def test_level_cross_attention_matches_a_per_level_loop():
     for lev in range(L):                                                # one level through plain MHA math
         def proj(x, w, b):
             return x @ w.data[lev] + b.data[lev]
-        Q, Kx, Vx = proj(q.data[lev], att.wq, att.bq), proj(kv.data, att.wk, att.bk), proj(kv.data, att.wv, att.bv)
+        Q = proj(q.data[lev], att.wq, att.bq)
+        Kx, Vx = proj(kv.data, att.wk, att.bk), proj(kv.data, att.wv, att.bv)
         heads = []
         for h in range(2):
             s = Q[..., 4 * h:4 * h + 4] @ np.swapaxes(Kx[..., 4 * h:4 * h + 4], 1, 2) / 2.0

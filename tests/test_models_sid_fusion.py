@@ -40,7 +40,8 @@ BATCH = make_batch([[1, 2, 3, 4, 5], [6, 7, 8], [9, 10, 11, 12, 1, 2, 3]], T=7)
 
 # ---------------------------------------------------------------- item-side pieces
 @pytest.mark.numpy_backend
-@pytest.mark.parametrize("V_, K_", [(1000, 32), (3416, 64), (11383, 128), (150, 16), (10, 10), (10 ** 6, 256)])
+@pytest.mark.parametrize("V_, K_", [(1000, 32), (3416, 64), (11383, 128), (150, 16), (10, 10),
+                                   (10 ** 6, 256)])
 def test_default_codebook_size(V_, K_):
     assert default_codebook_size(V_) == K_
 
@@ -163,6 +164,7 @@ def tiny():
     return inter, split_leave_one_out(inter)
 
 
+@pytest.mark.numpy_backend
 def test_builders_compute_semantic_ids_from_content(tiny):
     inter, split = tiny
     sid = BUILDERS["sid"](inter, split, {"d": 16}, 0)
@@ -185,8 +187,8 @@ def test_builders_accept_explicit_codes(tiny):
     inter, split = tiny
     codes = np.random.default_rng(0).integers(0, 5, size=(inter.num_items + 1, 2))
     m = BUILDERS["h2rec"](inter, split, {"codes": codes, "d": 8}, 1)
-    assert (m.config.num_levels, m.config.codebook_size, m.config.code_init, m.config.seed) == (2, int(codes.max()) + 1,
-                                                                                                "random", 1)
+    c = m.config
+    assert (c.num_levels, c.codebook_size, c.code_init, c.seed) == (2, int(codes.max()) + 1, "random", 1)
     assert isinstance(m, H2Rec)
     books = np.random.default_rng(0).standard_normal((2, 6, 4))
     m = BUILDERS["sid"](inter, split, {"codes": codes, "codebooks": books, "d": 8}, 0)

@@ -51,8 +51,9 @@ class FusionRec(TableRecommender):
         self.item_emb = Embedding(c.num_items + 1, c.d, self.rng, padding_idx=0)   # E_h (V+1, d)
         if c.hot_start:
             if content is None or np.shape(content)[0] != c.num_items + 1:
+                got = None if content is None else np.shape(content)
                 raise ValueError(f"FusionRec: hot_start=True needs content of shape (V+1, D) = "
-                                 f"({c.num_items + 1}, D), got {None if content is None else np.shape(content)}")
+                                 f"({c.num_items + 1}, D), got {got}")
             self.item_emb.weight.data[...] = pca_rows(content, c.d, self.rng)
 
     def item_table(self):

@@ -48,7 +48,8 @@ class H2RecConfig(SIDConfig):
     cross_attention: bool = True  # False: Z_h = X_h, Z_s = X_s (ablation "no cross-attention")
     gate: bool = True           # False: alpha = 1/L for every level (ablation "no gate")
     residual: bool = True       # the X_h + / X_s + around the cross-attentions; False = public code
-    shared_backbone: bool = True  # one backbone for both branches (paper); False: one each
+    shared_backbone: bool = True  # one backbone for both branches (paper); False: one each, and the
+                                  # SID one also encodes the L_msg views (they are SID views)
     hot_start: bool = False     # True: E_h starts from the PCA of the content vectors
     gate_hidden: int = None     # width of the gate MLP; None = d
     mask_levels: int = None     # levels masked in L_msg; None = max(1, L // 2) (DESIGN §4)
@@ -143,8 +144,9 @@ class H2Rec(TableRecommender):
         self.item_emb = Embedding(c.num_items + 1, c.d, rng, padding_idx=0)      # E_h (V+1, d)
         if c.hot_start:
             if content is None or np.shape(content)[0] != c.num_items + 1:
+                got = None if content is None else np.shape(content)
                 raise ValueError(f"H2Rec: hot_start=True needs content of shape (V+1, D) = "
-                                 f"({c.num_items + 1}, D), got {None if content is None else np.shape(content)}")
+                                 f"({c.num_items + 1}, D), got {got}")
             self.item_emb.weight.data[...] = pca_rows(content, c.d, rng)
         self.level_attn = LevelCrossAttention(L, c.d, c.heads, c.dropout, rng) if c.cross_attention else None
         self.sid_attn = MultiHeadAttention(c.d, c.heads, c.dropout, rng) if c.cross_attention else None
