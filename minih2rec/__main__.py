@@ -1,4 +1,4 @@
-"""Command line: ``python -m minih2rec info | train | evaluate``.
+"""Command line: ``python -m minih2rec info | train | evaluate | compare``.
 
 Examples
 --------
@@ -6,6 +6,7 @@ python -m minih2rec info
 python -m minih2rec train --model sasrec --data synthetic
 python -m minih2rec train --model sasrec --data ~/.cache/minih2rec/ml-100k --format atomic
 python -m minih2rec evaluate runs/sasrec-synthetic/best.npz
+python -m minih2rec compare --data synthetic          # sasrec, sid, fusion, h2rec side by side
 """
 import argparse
 import os
@@ -29,8 +30,14 @@ def _data_spec(args):
 
 
 def _model_overrides(args):
-    keys = ("max_len", "d", "heads", "blocks", "dropout", "loss")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    keys = ("max_len", "d", "heads", "blocks", "dropout", "loss", "num_levels", "codebook_size",
+            "lambda_code", "lambda_msg")
+    over = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    for flag, field in (("no_cross_attention", "cross_attention"), ("no_gate", "gate"),
+                        ("no_residual", "residual")):
+        if getattr(args, flag, False):
+            over[field] = False
+    return over
 
 
 def _train_config(args):
@@ -55,6 +62,25 @@ def _cmd_train(args):
     print(f"results written to {os.path.join(out, 'results.json')}; best weights in {os.path.join(out, 'best.npz')}")
     if args.json:
         print(dumps(result))
+    return 0
+
+
+def _cmd_compare(args):
+    from .compare import compare
+    shared = _model_overrides(args)
+    semantic = ("num_levels", "codebook_size")
+    h2rec_only = ("lambda_code", "lambda_msg", "cross_attention", "gate", "residual")
+    per_model = {}
+    for m in args.models:
+        over = {k: v for k, v in shared.items() if k not in h2rec_only + semantic}
+        if m in ("sid", "fusion", "h2rec"):
+            over.update({k: v for k, v in shared.items() if k in semantic})
+        if m == "h2rec":
+            over.update({k: v for k, v in shared.items() if k in h2rec_only})
+        per_model[m] = over
+    out = args.out or os.path.join("runs", "compare-" + os.path.basename(_default_out(args)).split("-", 1)[1])
+    compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
+            model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress)
     return 0
 
 
@@ -86,6 +112,14 @@ def _add_model_args(p):
     p.add_argument("--blocks", type=int)
     p.add_argument("--dropout", type=float)
     p.add_argument("--loss", choices=("full_softmax", "sampled_softmax", "bce"))
+    p.add_argument("--num-levels", type=int, help="semantic-ID levels L (sid, fusion, h2rec)")
+    p.add_argument("--codebook-size", type=int, help="codes per level K (default ~sqrt of the item count)")
+    p.add_argument("--lambda-code", type=float, help="h2rec: weight of the code-guided alignment loss")
+    p.add_argument("--lambda-msg", type=float, help="h2rec: weight of the masked granularity loss")
+    p.add_argument("--no-cross-attention", action="store_true", help="h2rec ablation")
+    p.add_argument("--no-gate", action="store_true", help="h2rec ablation: uniform level weights")
+    p.add_argument("--no-residual", action="store_true",
+                   help="h2rec: drop the X + CA(...) residual, as the public code does")
 
 
 def _add_train_args(p):
@@ -110,13 +144,23 @@ def build_parser():
     s.set_defaults(func=_cmd_info)
 
     s = sub.add_parser("train", help="train a model, evaluate it on the test split")
-    s.add_argument("--model", default="sasrec", help="sasrec | mostpop")
+    s.add_argument("--model", default="sasrec", help="sasrec | sid | fusion | h2rec | mostpop")
     _add_data_args(s)
     _add_model_args(s)
     _add_train_args(s)
     s.add_argument("--out", help="folder for checkpoints and results.json (default runs/MODEL-DATA)")
     s.add_argument("--resume", help="continue from a last.npz checkpoint")
     s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("compare", help="train sasrec, sid, fusion and h2rec alike; one table and a figure")
+    s.add_argument("--models", nargs="+", default=["sasrec", "sid", "fusion", "h2rec"])
+    s.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds (metrics are averaged)")
+    s.add_argument("--protocol", default="full", choices=("full", "sampled"))
+    _add_data_args(s)
+    _add_model_args(s)
+    _add_train_args(s)
+    s.add_argument("--out", help="folder for compare.json and compare_buckets.png")
+    s.set_defaults(func=_cmd_compare)
 
     s = sub.add_parser("evaluate", help="evaluate a saved checkpoint on the test split")
     s.add_argument("checkpoint")

@@ -83,6 +83,8 @@ def evaluate_checkpoint(path, protocols=("full", "sampled"), log=print):
     split = split_leave_one_out(inter)
     train_cfg = TrainConfig.from_dict(meta["train_config"])
     overrides = {k: v for k, v in meta["model_config"].items() if k != "num_items"}
+    if "semantic/codes" in arrays:          # the semantic IDs the model was trained with
+        overrides["codes"] = arrays["semantic/codes"]
     model = build_model(meta["model"], inter, split, overrides, seed=train_cfg.seed)
     model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
     out = {}

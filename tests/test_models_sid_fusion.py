@@ -10,7 +10,10 @@ from minih2rec.models import SASRecConfig
 from minih2rec.models.fusion import FusionConfig, FusionRec
 from minih2rec.models.h2rec import H2Rec
 from minih2rec.models.item_side import CodeEmbeddings, check_codes, default_codebook_size, pca_rows
-from minih2rec.models.registry_semantic import BUILDERS, semantic_ids
+from minih2rec.models.registry import builders
+from minih2rec.models.registry_semantic import semantic_ids
+
+BUILDERS = builders()
 from minih2rec.models.sid import SIDConfig, SIDRec
 from minih2rec.optim import Adam
 from minih2rec.train import Trainer

@@ -1,5 +1,14 @@
-"""models: every model follows the SequentialRecommender contract (models/base.py)."""
-from .base import REC_LOSSES, SequentialRecommender
-from .sasrec import SASRec, SASRecConfig
+"""models: every model follows the SequentialRecommender contract (models/base.py).
 
-__all__ = ["REC_LOSSES", "SequentialRecommender", "SASRec", "SASRecConfig"]
+``registry.build(name, ...)`` constructs one by name: ``sasrec`` (hash IDs only), ``sid``
+(semantic IDs only), ``fusion`` (naive sum of both), ``h2rec`` (the full model), ``mostpop``.
+"""
+from .base import REC_LOSSES, SequentialRecommender
+from .fusion import FusionConfig, FusionRec
+from .h2rec import H2Rec, H2RecConfig
+from .popularity import MostPopular, MostPopularConfig
+from .sasrec import SASRec, SASRecConfig
+from .sid import SIDConfig, SIDRec
+
+__all__ = ["REC_LOSSES", "SequentialRecommender", "SASRec", "SASRecConfig", "SIDRec", "SIDConfig",
+           "FusionRec", "FusionConfig", "H2Rec", "H2RecConfig", "MostPopular", "MostPopularConfig"]

@@ -35,6 +35,11 @@ class SequentialRecommender(Module):
 
     config = None
 
+    @property
+    def needs_negatives(self):
+        """True when the loss samples one negative per position (the Trainer then draws them)."""
+        return self.config.loss == "bce"
+
     def forward(self, seq, positions):
         """User states ``H`` (B, T, d) for ``seq`` (B, T) and ``positions`` (T,)."""
         raise NotImplementedError(f"{type(self).__name__} must define forward(seq, positions)")

@@ -2,12 +2,12 @@
 
 ``build(name, inter, split, overrides, seed)`` returns a model ready for the
 :class:`minih2rec.train.Trainer` (or, for ``mostpop``, already fitted). New models
-register a builder in ``BUILDERS``.
+add a builder to ``builders()``.
 """
 from dataclasses import fields
 
 
-def _config(cls, overrides, **required):
+def config_from(cls, overrides, **required):
     """Instantiate config ``cls`` from ``required`` + the ``overrides`` it knows; reject unknown keys."""
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(overrides) - known)
@@ -19,23 +19,27 @@ def _config(cls, overrides, **required):
 def _sasrec(inter, split, overrides, seed):
     from .sasrec import SASRec, SASRecConfig
     overrides = {"seed": seed, **overrides}
-    return SASRec(_config(SASRecConfig, overrides, num_items=split.num_items))
+    return SASRec(config_from(SASRecConfig, overrides, num_items=split.num_items))
 
 
 def _mostpop(inter, split, overrides, seed):
     from .popularity import MostPopular, MostPopularConfig
-    model = MostPopular(_config(MostPopularConfig, {k: v for k, v in overrides.items()
+    model = MostPopular(config_from(MostPopularConfig, {k: v for k, v in overrides.items()
                                                     if k not in ("max_len", "seed")}))
     model.config.max_len = overrides.get("max_len", 50)   # evaluation input length (unused by the model)
     model.trainable = False
     return model.fit(split)
 
 
-BUILDERS = {"sasrec": _sasrec, "mostpop": _mostpop}
+def builders():
+    """``{name: builder}`` for every model (the semantic-ID models live in ``registry_semantic``)."""
+    from .registry_semantic import BUILDERS as semantic
+    return {"sasrec": _sasrec, "mostpop": _mostpop, **semantic}
 
 
 def build(name, inter, split, overrides=None, seed=0):
     """Return the model ``name`` for this data; ``overrides`` set fields of its config."""
-    if name not in BUILDERS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(BUILDERS))}")
-    return BUILDERS[name](inter, split, dict(overrides or {}), seed)
+    table = builders()
+    if name not in table:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(table))}")
+    return table[name](inter, split, dict(overrides or {}), seed)

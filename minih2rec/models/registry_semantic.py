@@ -1,4 +1,4 @@
-"""Builders for the semantic-ID models ``sid``, ``fusion`` and ``h2rec`` (merged into ``registry.BUILDERS``).
+"""Builders for the semantic-ID models ``sid``, ``fusion`` and ``h2rec`` (``registry.build`` finds them here).
 
 Each builder has ``registry.py``'s signature ``(inter, split, overrides, seed)``; ``overrides``
 set fields of the model's config, plus three keys that are not config fields:
@@ -24,6 +24,7 @@ import weakref
 import numpy as np
 
 from .item_side import default_codebook_size
+from .registry import config_from
 
 DEFAULT_LEVELS = 3        # DESIGN §2: L = 3-4; 3 keeps K^L >> V for every K the default rule picks
 CONTENT_DIM = 64          # width of text-derived content vectors (ignored when the data has its own)
@@ -98,28 +99,18 @@ def _semantic_inputs(inter, split, overrides, seed):
     return codes, codebooks, content
 
 
-def _config(cls, overrides, **required):
-    """``cls(**overrides, **required)``, rejecting keys that are not fields (as registry._config)."""
-    from dataclasses import fields
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; known: {sorted(known)}")
-    return cls(**{**overrides, **required})
-
-
 def _sid(inter, split, overrides, seed):
     from .sid import SIDConfig, SIDRec
     overrides = {"seed": seed, **overrides}
     codes, codebooks, _ = _semantic_inputs(inter, split, overrides, seed)
-    return SIDRec(_config(SIDConfig, overrides, num_items=split.num_items), codes, codebooks)
+    return SIDRec(config_from(SIDConfig, overrides, num_items=split.num_items), codes, codebooks)
 
 
 def _fusion(inter, split, overrides, seed):
     from .fusion import FusionConfig, FusionRec
     overrides = {"seed": seed, **overrides}
     codes, codebooks, content = _semantic_inputs(inter, split, overrides, seed)
-    return FusionRec(_config(FusionConfig, overrides, num_items=split.num_items), codes, codebooks, content)
+    return FusionRec(config_from(FusionConfig, overrides, num_items=split.num_items), codes, codebooks, content)
 
 
 def _h2rec(inter, split, overrides, seed):
@@ -127,7 +118,7 @@ def _h2rec(inter, split, overrides, seed):
     from .h2rec import H2Rec, H2RecConfig
     overrides = {"seed": seed, **overrides}
     codes, codebooks, content = _semantic_inputs(inter, split, overrides, seed)
-    config = _config(H2RecConfig, overrides, num_items=split.num_items)
+    config = config_from(H2RecConfig, overrides, num_items=split.num_items)
     cooc = (CoOccurrence.from_sequences(split.train, split.num_items, config.cooc_window)
             if config.behaviour_positives else None)     # training sequences only (DESIGN §3)
     return H2Rec(config, codes, codebooks, content, cooc)
