@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minih2rec.data import (Interactions, TrainBatches, eval_batches, exclusion_csr,
+from minih2rec.data import (Interactions, TrainBatches,
                             make_synthetic, split_leave_one_out)
 
 
@@ -100,25 +100,3 @@ def test_negatives_when_user_has_almost_every_item():
         TrainBatches([[1, 2]], 2, 4, np.random.default_rng(0), negatives=True)
 
 
-def test_eval_batches():
-    split = make_split([[1, 2, 3, 4, 5], [3, 1, 2], [2, 4]], V=5)
-    out = list(eval_batches(split, "test", max_len=3, batch_size=1))
-    assert len(out) == 2                                   # user 2 has no target
-    users, seq, positions, targets = out[0]
-    assert users.tolist() == [0] and targets.tolist() == [5]
-    assert seq.tolist() == [[2, 3, 4]] and positions.tolist() == [0, 1, 2]
-    users, seq, positions, targets = out[1]
-    assert seq.tolist() == [[3, 1]] and positions.tolist() == [1, 2] and targets.tolist() == [2]
-    (users, seq, positions, targets), = eval_batches(split, "valid", 4, 8, dynamic=False)
-    assert seq.tolist() == [[0, 1, 2, 3], [0, 0, 0, 3]] and targets.tolist() == [4, 1]
-
-
-def test_exclusion_csr():
-    split = make_split([[1, 2, 3, 4, 5], [3, 1, 3, 2], [2, 4]], V=5)
-    indptr, indices = exclusion_csr(split, "valid")
-    assert indptr.dtype == indices.dtype == np.int64
-    rows = [indices[indptr[r]:indptr[r + 1]].tolist() for r in range(3)]
-    assert rows == [[0, 1, 2, 3], [0, 1, 3], [0, 2, 4]]
-    indptr, indices = exclusion_csr(split, "test", users=[1, 0])
-    rows = [indices[indptr[r]:indptr[r + 1]].tolist() for r in range(2)]
-    assert rows == [[0, 1, 3], [0, 1, 2, 3, 4]]            # user 1's valid item 3 was seen

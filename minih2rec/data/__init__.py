@@ -14,7 +14,7 @@ Modules: ``interactions`` (container, id remapping, dedup, k-core), ``loaders`` 
 """
 import numpy as np  # noqa: F401  (used by the doctest above)
 
-from .batching import Batch, TrainBatches, eval_batches, exclusion_csr
+from .batching import Batch, TrainBatches, left_pad
 from .errors import DataFormatError
 from .interactions import Interactions, build_interactions, kcore_mask
 from .loaders import FORMATS, detect_format, load
@@ -27,7 +27,7 @@ from .synthetic import (PRESETS, SHAPES, SyntheticConfig, lognormal_lengths, mak
 __all__ = [
     "Interactions", "build_interactions", "kcore_mask", "DataFormatError",
     "load", "detect_format", "FORMATS", "load_ml100k", "load_ml1m", "load_atomic", "load_csv",
-    "Split", "split_leave_one_out", "Batch", "TrainBatches", "eval_batches", "exclusion_csr",
+    "Split", "split_leave_one_out", "Batch", "TrainBatches", "left_pad",
     "make_synthetic", "SyntheticConfig", "PRESETS", "make_shaped", "make_shaped_like",
     "SHAPES", "lognormal_lengths",
 ]

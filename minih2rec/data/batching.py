@@ -1,4 +1,4 @@
-"""Padded training batches, evaluation batches and the per-user exclusion sets.
+"""Padded training batches (and the left padding that evaluation shares).
 
 Glossary: B batch, T columns of this batch, V items, U users.
 
@@ -158,8 +158,12 @@ class TrainBatches:
         return neg
 
 
-def _left_pad(seqs, max_len, dynamic):
-    """Left-pad the last ``max_len`` items of each sequence -> (seq (B, T), positions (T,))."""
+def left_pad(seqs, max_len, dynamic=True):
+    """Left-pad the last ``max_len`` items of each sequence -> (seq (B, T), positions (T,)).
+
+    With ``dynamic`` T is the longest real row (at least 1), else ``max_len``; positions are
+    ``arange(max_len - T, max_len)`` either way, so the last column is always ``max_len - 1``.
+    """
     B = len(seqs)
     seq = np.zeros((B, max_len), dtype=np.int64)
     longest = 1
@@ -170,55 +174,3 @@ def _left_pad(seqs, max_len, dynamic):
         longest = max(longest, len(s))
     T = longest if dynamic else max_len
     return seq[:, max_len - T:], np.arange(max_len - T, max_len, dtype=np.int64)
-
-
-def eval_batches(split, stage, max_len, batch_size, dynamic=True):
-    """Evaluation batches of the users that have a target at ``stage``, in ascending user order.
-
-    Parameters
-    ----------
-    split : Split
-    stage : "valid" (history = train) or "test" (history = train + [valid target]).
-    max_len : int -- history items kept (the last ``max_len``).
-    batch_size : int
-    dynamic : bool -- cut each batch to its longest history (absolute positions kept).
-
-    Yields
-    ------
-    users (B,) int64, seq (B, T) int64 left-padded, positions (T,) int64, targets (B,) int64
-    """
-    users = split.eval_users(stage)
-    history = split.history(stage)
-    targets = split.targets(stage)
-    for a in range(0, len(users), batch_size):
-        chunk = users[a:a + batch_size]
-        seq, positions = _left_pad([history[u] for u in chunk], max_len, dynamic)
-        yield chunk, seq, positions, targets[chunk]
-
-
-def exclusion_csr(split, stage, users=None):
-    """Items a ranking must skip at ``stage``, as CSR rows (one per user).
-
-    Row u holds, sorted and unique: item 0 (padding), u's training items and, at
-    "test", also u's validation item. This is the ``excl_indptr`` / ``excl_indices``
-    input of ``kernels.topk_exclude``.
-
-    Parameters
-    ----------
-    split : Split
-    stage : "valid" or "test"
-    users : (n,) int array or None -- the rows to build, in that order (None: all U users).
-
-    Returns
-    -------
-    indptr (n+1,) int64, indices (nnz,) int64
-    """
-    history = split.history(stage)
-    users = np.arange(split.num_users) if users is None else np.asarray(users, dtype=np.int64)
-    n, V1 = len(users), split.num_items + 1
-    parts = [np.arange(n, dtype=np.int64) * V1]                   # item 0 of every row
-    parts += [r * V1 + history[u] for r, u in enumerate(users) if len(history[u])]
-    keys = np.unique(np.concatenate(parts))                        # sorted by (row, item)
-    counts = np.bincount(keys // V1, minlength=n)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return indptr, (keys % V1).astype(np.int64)

@@ -29,6 +29,7 @@ column 0 = padding), U evaluated users, N negatives per user.
 """
 import numpy as np
 
+from ..data.batching import left_pad
 from ..kernels.topk import topk_exclude
 from .groups import group_means, user_group_masks
 from .metrics import metrics_from_ranks, rank_among_candidates, rank_in_topk
@@ -155,28 +156,6 @@ def describe(protocol, stage, num_items, num_users, num_negatives=100, seed=0):
                 f"({seen} excluded except the target; ties: lower item id first)")
     return (f"sampled: {num_negatives:,} negatives/user, without replacement, never-seen items "
             f"(seed {seed}); {num_users:,} users, {num_items:,} items (ties count against the target)")
-
-
-def left_pad(sequences, max_len):
-    """Last ``max_len`` items of each sequence, left-padded with 0.
-
-    Parameters
-    ----------
-    sequences : list of B int arrays.
-    max_len : int -- the model's maximum length (positions end at ``max_len - 1``).
-
-    Returns
-    -------
-    seq : ndarray int64 (B, T), ``T = min(max_len, longest sequence)`` (at least 1).
-    positions : ndarray int64 (T,) = ``arange(max_len - T, max_len)``.
-    """
-    T = max(1, min(max_len, max((len(s) for s in sequences), default=0)))
-    seq = np.zeros((len(sequences), T), dtype=np.int64)       # (B, T) 0 = pad
-    for b, s in enumerate(sequences):
-        s = np.asarray(s, dtype=np.int64)[-T:]
-        if s.size:
-            seq[b, T - s.size:] = s
-    return seq, np.arange(max_len - T, max_len, dtype=np.int64)
 
 
 def exclusion_csr(histories, targets):
