@@ -1,4 +1,4 @@
-"""Command line: ``python -m minih2rec info | train | evaluate | compare``.
+"""Command line: ``python -m minih2rec info | train | evaluate | compare | sids``.
 
 Examples
 --------
@@ -7,6 +7,7 @@ python -m minih2rec train --model sasrec --data synthetic
 python -m minih2rec train --model sasrec --data ~/.cache/minih2rec/ml-100k --format atomic
 python -m minih2rec evaluate runs/sasrec-synthetic/best.npz
 python -m minih2rec compare --data synthetic          # sasrec, sid, fusion, h2rec side by side
+python -m minih2rec sids --data synthetic --levels 4 --codebook-size 128 --out codes.npz
 """
 import argparse
 import os
@@ -81,6 +82,22 @@ def _cmd_compare(args):
     out = args.out or os.path.join("runs", "compare-" + os.path.basename(_default_out(args)).split("-", 1)[1])
     compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
             model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress)
+    return 0
+
+
+def _cmd_sids(args):
+    from .semantic.job import build_semantic_ids
+    from .quantize.report import plot_report
+    inter = _data_spec(args).load()
+    sids, report, seconds = build_semantic_ids(inter, args.method, args.levels, args.codebook_size,
+                                               seed=args.seed, dim=args.dim, content_path=args.content)
+    print(f"{args.method}: L={args.levels}, K={args.codebook_size} on {inter.describe()}; fit {seconds:.1f}s")
+    print(report.format_table())
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    sids.save(args.out)
+    root = os.path.splitext(args.out)[0]
+    plot_report(report, sids.codes[1:], root + ".png")
+    print(f"wrote {args.out}, {root}.json and {root}.png")
     return 0
 
 
@@ -161,6 +178,17 @@ def build_parser():
     _add_train_args(s)
     s.add_argument("--out", help="folder for compare.json and compare_buckets.png")
     s.set_defaults(func=_cmd_compare)
+
+    s = sub.add_parser("sids", help="semantic IDs from item content: quantize, report, save")
+    _add_data_args(s)
+    s.add_argument("--method", default="rqkmeans", choices=("rqkmeans", "rqvae"))
+    s.add_argument("--levels", type=int, default=3, help="code levels L")
+    s.add_argument("--codebook-size", type=int, default=64, help="codes per level K")
+    s.add_argument("--dim", type=int, default=64, help="width of text-derived content vectors")
+    s.add_argument("--content", help="a (V, D) .npy/.npz of content vectors to use instead")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="codes.npz", help="where the codes go (.npz + .json + .png)")
+    s.set_defaults(func=_cmd_sids)
 
     s = sub.add_parser("evaluate", help="evaluate a saved checkpoint on the test split")
     s.add_argument("checkpoint")

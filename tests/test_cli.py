@@ -39,3 +39,21 @@ def test_unknown_model_is_rejected(capsys):
 def test_info_prints_backends():
     out = subprocess.run([sys.executable, "-m", "minih2rec", "info"], capture_output=True, text=True, check=True)
     assert "scatter_add" in out.stdout and "in use" in out.stdout
+
+
+def test_sids_command_writes_codes_report_and_figure(tmp_path, capsys):
+    from minih2rec.semantic.ids import SemanticIDs
+    out = tmp_path / "sub" / "codes.npz"
+    assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--levels", "2",
+                 "--codebook-size", "8", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "collision rate" in text and "codes used" in text
+    sids = SemanticIDs.load(str(out), num_items=150)
+    assert sids.codes.shape == (151, 2) and sids.codes.max() < 8
+    assert (tmp_path / "sub" / "codes.png").stat().st_size > 1000
+
+
+def test_sids_rejects_codebook_larger_than_catalogue(tmp_path, capsys):
+    assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--codebook-size", "500",
+                 "--out", str(tmp_path / "c.npz")]) == 2
+    assert "codebook_size=500 is larger than the number of items (150)" in capsys.readouterr().err
