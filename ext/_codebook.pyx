@@ -1,23 +1,26 @@
 # cython: language_level=3
 """Cython twin of minih2rec.kernels.codebook.nearest_codeword_ref.
 
-Design (the "blocked GEMM + fused argmin" split used by fast k-means codes):
+Design: "blocked GEMM + fused, vectorised argmin" (the split fast k-means codes use).
 
-1. rows are processed in blocks of ``b`` rows, with ``b * K`` ~ ``_BLOCK_ELEMS``
-   so the (b, K) block of dot products stays in cache;
-2. the dot products ``x_block @ C^T`` come from one BLAS GEMM per block (through
-   NumPy's ``matmul`` into a reused buffer; BLAS is far better at dense dot
-   products than a portable C loop, and releases the GIL);
-3. one compiled pass per block (``_fused_argmin``, OpenMP ``prange`` over rows,
-   serial when the build found no OpenMP) forms ``score_k = ||c_k||^2 - 2 x.c_k``,
-   keeps the running argmin (strict ``<``: lowest index wins ties), adds
-   ``||x||^2`` and clamps at 0 -- no (n, K) distance matrix and none of the
-   extra full passes the NumPy version makes.
+1. Rows are processed in blocks of ``b`` rows, ``b * K ~ _BLOCK_ELEMS``, so one
+   block of scores stays in cache.
+2. ``dots = (-2 C) @ x_block^T`` (K, b) comes from one BLAS GEMM per block
+   (through NumPy's ``matmul`` into a reused buffer). BLAS is far better at
+   dense dot products than portable C; scaling C by -2 is exact, so these are
+   exactly ``-2 (x . c_k)``.
+3. ``_argmin_block`` (compiled, OpenMP ``prange`` over row chunks when the build
+   found OpenMP, serial otherwise) walks the codes in order and keeps, for every
+   row, the best score ``||c_k||^2 - 2 x.c_k`` and its code. The rows are the
+   contiguous axis, so the update is a branch-free select the C compiler
+   vectorises (SSE2 is enough); strict ``<`` keeps the lower index on ties.
+   No (n, K) distance matrix, no temporaries, one pass over the block.
+4. ``sqdist = max(||x||^2 + best, 0)`` per row.
 
-``||c_k||^2`` is computed once per call. Duplicated codewords are mapped to the
-lowest identical index afterwards, as in the reference (BLAS does not promise
-bit-identical results for identical columns). Inputs are validated by the
-Python wrapper (minih2rec.kernels.codebook.nearest_codeword).
+Duplicated codewords are mapped to the lowest identical index afterwards, as
+in the reference (BLAS does not promise bit-identical results for identical
+columns). Inputs are validated by the Python wrapper
+(minih2rec.kernels.codebook.nearest_codeword).
 """
 cimport cython
 from cython.parallel cimport prange
@@ -29,33 +32,45 @@ ctypedef fused floating:
     float
     double
 
-_BLOCK_ELEMS = 1 << 17   # (b, K) dot-product buffer: 512 KB float32, 1 MB float64
+cdef enum:
+    _BLOCK_ELEMS = 1 << 17   # (K, b) score buffer: 512 KB float32, 1 MB float64
+    _CHUNK = 256             # rows per parallel task of the argmin pass
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef void _fused_argmin(const floating[:, ::1] dots,   # IN  (b, K) x_i . c_k
+cdef void _argmin_chunk(const floating[:, ::1] dots,   # IN  (K, b) -2 x_i . c_k
                         const floating[::1] cc,        # IN  (K,)   ||c_k||^2
-                        const floating[:, ::1] x,      # IN  (b, D) the rows, for ||x_i||^2
-                        int64_t[::1] codes,            # OUT (b,)
-                        floating[::1] sqdist           # OUT (b,)
-                        ) noexcept nogil:
-    cdef Py_ssize_t i, k, d, bk
-    cdef Py_ssize_t b = dots.shape[0], K = dots.shape[1], D = x.shape[1]
-    cdef floating best, score, xx
-    for i in prange(b, schedule="static"):
-        best = cc[0] - (dots[i, 0] + dots[i, 0])
-        bk = 0
-        for k in range(1, K):
-            score = cc[k] - (dots[i, k] + dots[i, k])
-            if score < best:          # strict: an equal score keeps the lower index
-                best = score
-                bk = k
-        xx = 0
-        for d in range(D):
-            xx = xx + x[i, d] * x[i, d]    # not "+=": that would make xx a prange reduction
-        codes[i] = bk
-        sqdist[i] = xx + best if xx + best > 0 else 0
+                        floating[::1] best,            # OUT (b,)   best score per row
+                        int64_t[::1] idx,              # OUT (b,)   its code
+                        Py_ssize_t i0, Py_ssize_t i1) noexcept nogil:
+    cdef Py_ssize_t i, k, K = dots.shape[0]
+    cdef floating s, cur, ck
+    cdef int64_t m, old
+    cdef const floating* row = &dots[0, 0]
+    for i in range(i0, i1):
+        best[i] = cc[0] + row[i]
+        idx[i] = 0
+    for k in range(1, K):
+        row = &dots[k, 0]
+        ck = cc[k]
+        for i in range(i0, i1):                 # rows are contiguous: a vectorisable select
+            s = ck + row[i]
+            cur = best[i]
+            old = idx[i]
+            m = -<int64_t>(s < cur)             # all ones where code k is strictly better
+            idx[i] = (k & m) | (old & ~m)
+            best[i] = s if s < cur else cur
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void _argmin_block(const floating[:, ::1] dots, const floating[::1] cc,
+                        floating[::1] best, int64_t[::1] idx) noexcept nogil:
+    cdef Py_ssize_t t, b = dots.shape[1]
+    cdef Py_ssize_t nchunk = (b + _CHUNK - 1) // _CHUNK
+    for t in prange(nchunk, schedule="static"):
+        _argmin_chunk(dots, cc, best, idx, t * _CHUNK, min(b, (t + 1) * _CHUNK))
 
 
 def _lowest_duplicate(C):
@@ -69,20 +84,23 @@ def _lowest_duplicate(C):
 def nearest_codeword_cy(x, C):
     """(codes int64 (n,), sqdist (n,)); same contract as nearest_codeword_ref."""
     cdef Py_ssize_t n = x.shape[0], K = C.shape[0], s, e
-    cdef Py_ssize_t b = max(16, min(n, _BLOCK_ELEMS // K))
-    cc = np.einsum("kd,kd->k", C, C)                  # (K,) once per call
-    Ct = C.T                                          # (D, K) view; BLAS reads it transposed
-    dots = np.empty((b, K), dtype=x.dtype)            # reused GEMM output buffer
+    cdef Py_ssize_t b = max(_CHUNK, min(n, _BLOCK_ELEMS // K))
+    cc = np.einsum("kd,kd->k", C, C)                  # (K,) ||c_k||^2, once per call
+    C2 = -2 * C                                       # (K, D), exact scaling
+    xx = np.einsum("nd,nd->n", x, x)                  # (n,) ||x||^2
+    buf = np.empty(K * b, dtype=x.dtype)              # reused GEMM output
+    best = np.empty(b, dtype=x.dtype)
     codes = np.empty(n, dtype=np.int64)
-    sqdist = np.empty(n, dtype=x.dtype)
     single = x.dtype == np.float32
     for s in range(0, n, b):
         e = min(n, s + b)
-        blk = dots[:e - s]
-        np.matmul(x[s:e], Ct, out=blk)                # (e-s, K), GIL released inside BLAS
+        blk = buf[:K * (e - s)].reshape(K, e - s)     # (K, e-s), C-contiguous
+        np.matmul(C2, x[s:e].T, out=blk)              # BLAS; releases the GIL
         if single:
-            _fused_argmin[float](blk, cc, x[s:e], codes[s:e], sqdist[s:e])
+            _argmin_block[float](blk, cc, best, codes[s:e])
         else:
-            _fused_argmin[double](blk, cc, x[s:e], codes[s:e], sqdist[s:e])
+            _argmin_block[double](blk, cc, best, codes[s:e])
+        xx[s:e] += best[:e - s]                       # ||x||^2 + best score
+    sqdist = np.maximum(xx, 0, out=xx)
     dup = _lowest_duplicate(C)
     return (codes if dup is None else dup[codes]), sqdist

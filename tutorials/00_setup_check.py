@@ -34,8 +34,10 @@ print("smoke mode (tiny sizes):", SMOKE)
 # %% [markdown]
 # ## 1. Which backend does each kernel use?
 #
-# Four loops are hot enough to be compiled (see `shared/DESIGN.md` §7). Each exists three
-# times with one signature:
+# Four loops are hot enough to be compiled: the embedding backward (`scatter_add`), top-K
+# ranking with the user's history excluded (`topk_exclude`), the nearest-codeword search of
+# residual quantization (`nearest_codeword`) and the sampled-softmax loss
+# (`sampled_softmax`). Each exists three times with one signature:
 #
 # * `NAME_ref` — vectorised NumPy, the *oracle* the others are tested against;
 # * `NAME_nb` — a plain Python loop compiled by Numba;
@@ -158,8 +160,8 @@ for name, args in INPUTS.items():
 # `topk_exclude` run in parallel threads (OpenMP / `numba.prange`): on a machine that is busy
 # with other programs those threads wait for cores, and a compiled version can even come out
 # *slower* than NumPy. Run the cell again on an idle machine, or limit the threads with
-# `OMP_NUM_THREADS` / `NUMBA_NUM_THREADS`; if one backend stays slower on your laptop,
-# `MINIH2REC_BACKEND` lets you choose another.
+# `OMP_NUM_THREADS` / `NUMBA_NUM_THREADS`; if the compiled kernels stay slower on your
+# laptop, `MINIH2REC_BACKEND=numba` or `=numpy` switches every kernel to that backend.
 #
 # You normally never call the backends yourself: the public functions
 # (`minih2rec.kernels.scatter_add.scatter_add`, `...topk.topk_exclude`, …) validate their
