@@ -9,13 +9,19 @@ Design: "blocked GEMM + fused, vectorised argmin" (the split fast k-means codes 
    (through NumPy's ``matmul`` into a reused buffer). BLAS is far better at
    dense dot products than portable C; scaling C by -2 is exact, so these are
    exactly ``-2 (x . c_k)``.
-3. ``_argmin_block`` (compiled, OpenMP ``prange`` over row chunks when the build
-   found OpenMP, serial otherwise) walks the codes in order and keeps, for every
+3. ``_argmin_block`` (compiled) walks the codes in order and keeps, for every
    row, the best score ``||c_k||^2 - 2 x.c_k`` and its code. The rows are the
    contiguous axis, so the update is a branch-free select the C compiler
    vectorises (SSE2 is enough); strict ``<`` keeps the lower index on ties.
    No (n, K) distance matrix, no temporaries, one pass over the block.
 4. ``sqdist = max(||x||^2 + best, 0)`` per row.
+
+Threads: the GEMM runs on BLAS's own threads; the argmin pass is deliberately
+serial. An OpenMP ``prange`` here alternates two thread pools (BLAS's and
+OpenMP's) once per block, and their spin-waiting threads starve each other:
+measured on a busy 2-core machine, that made this kernel 20-50x slower than
+the NumPy reference, while the serial pass costs ~0.3 ns per (row, code).
+(The Numba version is the fully parallel, BLAS-free one.)
 
 Duplicated codewords are mapped to the lowest identical index afterwards, as
 in the reference (BLAS does not promise bit-identical results for identical
@@ -23,7 +29,6 @@ columns). Inputs are validated by the Python wrapper
 (minih2rec.kernels.codebook.nearest_codeword).
 """
 cimport cython
-from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
 import numpy as np
@@ -34,43 +39,33 @@ ctypedef fused floating:
 
 cdef enum:
     _BLOCK_ELEMS = 1 << 17   # (K, b) score buffer: 512 KB float32, 1 MB float64
-    _CHUNK = 256             # rows per parallel task of the argmin pass
+    _MIN_ROWS = 256          # at least this many rows per block (GEMM efficiency for large K)
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef void _argmin_chunk(const floating[:, ::1] dots,   # IN  (K, b) -2 x_i . c_k
+cdef void _argmin_block(const floating[:, ::1] dots,   # IN  (K, b) -2 x_i . c_k
                         const floating[::1] cc,        # IN  (K,)   ||c_k||^2
                         floating[::1] best,            # OUT (b,)   best score per row
-                        int64_t[::1] idx,              # OUT (b,)   its code
-                        Py_ssize_t i0, Py_ssize_t i1) noexcept nogil:
-    cdef Py_ssize_t i, k, K = dots.shape[0]
+                        int64_t[::1] idx               # OUT (b,)   its code
+                        ) noexcept nogil:
+    cdef Py_ssize_t i, k, K = dots.shape[0], b = dots.shape[1]
     cdef floating s, cur, ck
     cdef int64_t m, old
     cdef const floating* row = &dots[0, 0]
-    for i in range(i0, i1):
+    for i in range(b):
         best[i] = cc[0] + row[i]
         idx[i] = 0
     for k in range(1, K):
         row = &dots[k, 0]
         ck = cc[k]
-        for i in range(i0, i1):                 # rows are contiguous: a vectorisable select
+        for i in range(b):                      # rows are contiguous: a vectorisable select
             s = ck + row[i]
             cur = best[i]
             old = idx[i]
             m = -<int64_t>(s < cur)             # all ones where code k is strictly better
             idx[i] = (k & m) | (old & ~m)
             best[i] = s if s < cur else cur
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef void _argmin_block(const floating[:, ::1] dots, const floating[::1] cc,
-                        floating[::1] best, int64_t[::1] idx) noexcept nogil:
-    cdef Py_ssize_t t, b = dots.shape[1]
-    cdef Py_ssize_t nchunk = (b + _CHUNK - 1) // _CHUNK
-    for t in prange(nchunk, schedule="static"):
-        _argmin_chunk(dots, cc, best, idx, t * _CHUNK, min(b, (t + 1) * _CHUNK))
 
 
 def _lowest_duplicate(C):
@@ -84,7 +79,7 @@ def _lowest_duplicate(C):
 def nearest_codeword_cy(x, C):
     """(codes int64 (n,), sqdist (n,)); same contract as nearest_codeword_ref."""
     cdef Py_ssize_t n = x.shape[0], K = C.shape[0], s, e
-    cdef Py_ssize_t b = max(_CHUNK, min(n, _BLOCK_ELEMS // K))
+    cdef Py_ssize_t b = max(_MIN_ROWS, min(n, _BLOCK_ELEMS // K))
     cc = np.einsum("kd,kd->k", C, C)                  # (K,) ||c_k||^2, once per call
     C2 = -2 * C                                       # (K, D), exact scaling
     xx = np.einsum("nd,nd->n", x, x)                  # (n,) ||x||^2

@@ -19,7 +19,17 @@ from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, INFINITY
 from libc.stdint cimport int64_t
 
+import os
+
 import numpy as np
+
+
+def default_threads():
+    """OpenMP's default team size: ``OMP_NUM_THREADS`` if set, else the cores this process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 ctypedef fused floating:
     float
@@ -44,7 +54,8 @@ cdef void _softmax_rows(floating[:, ::1] logits,           # IN s.W[n] (M, N) / 
                         const floating[::1] log_q_pos,     # IN  (M,)
                         const floating[::1] log_q_neg,     # IN  (N,)
                         floating[::1] g_pos,               # OUT (M,) dL/dpos
-                        double[::1] loss_m                 # OUT (M,) per-row loss
+                        double[::1] loss_m,                # OUT (M,) per-row loss
+                        int nthreads                       # IN  OpenMP threads (>= 1)
                         ) noexcept nogil:
     cdef Py_ssize_t M = logits.shape[0], N = logits.shape[1], d = states.shape[1]
     cdef Py_ssize_t m, j, c
@@ -54,7 +65,7 @@ cdef void _softmax_rows(floating[:, ::1] logits,           # IN s.W[n] (M, N) / 
     cdef floating* row                           # logits[m, :]
     cdef const floating* s                       # states[m, :]
     cdef const floating* w                       # table[p, :]
-    for m in prange(M, schedule="static"):
+    for m in prange(M, schedule="static", num_threads=nthreads):
         p = pos_ids[m]
         row = &logits[m, 0] if N > 0 else NULL
         s = &states[m, 0] if d > 0 else NULL
@@ -112,8 +123,13 @@ cdef void _finish_rows(floating[:, ::1] grad_states,       # IN/OUT (M, d) += g_
             grad_rows[r, c] += grad_neg[j, c]
 
 
-def sampled_softmax_cy(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):
-    """(loss, grad_states, touched, grad_rows); same contract as sampled_softmax_ref."""
+def sampled_softmax_cy(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg, num_threads=0):
+    """(loss, grad_states, touched, grad_rows); same contract as sampled_softmax_ref.
+
+    ``num_threads``: OpenMP threads for the row loop; 0 = the OpenMP default. The wrapper
+    passes 1 for small inputs (thread start-up dominates there on a loaded machine).
+    """
+    nthreads = num_threads if num_threads > 0 else default_threads()
     M, d = states.shape
     Wn = table[neg_ids]                                   # (N, d)
     g_neg = states @ Wn.T                                 # (M, N) BLAS; becomes dL/dneg
@@ -121,9 +137,9 @@ def sampled_softmax_cy(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):
     loss_m = np.empty(M, dtype=np.float64)                # (M,)
     single = states.dtype.itemsize == 4
     if single:
-        _softmax_rows[float](g_neg, states, table, pos_ids, neg_ids, log_q_pos, log_q_neg, g_pos, loss_m)
+        _softmax_rows[float](g_neg, states, table, pos_ids, neg_ids, log_q_pos, log_q_neg, g_pos, loss_m, nthreads)
     else:
-        _softmax_rows[double](g_neg, states, table, pos_ids, neg_ids, log_q_pos, log_q_neg, g_pos, loss_m)
+        _softmax_rows[double](g_neg, states, table, pos_ids, neg_ids, log_q_pos, log_q_neg, g_pos, loss_m, nthreads)
     grad_states = g_neg @ Wn                              # (M, d) BLAS
     grad_neg = g_neg.T @ states                           # (N, d) BLAS
     touched, inv = np.unique(np.concatenate([pos_ids, neg_ids]), return_inverse=True)

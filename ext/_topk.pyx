@@ -19,7 +19,17 @@ from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 
+import os
+
 import numpy as np
+
+
+def default_threads():
+    """OpenMP's default team size: ``OMP_NUM_THREADS`` if set, else the cores this process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 ctypedef fused floating:
     float
@@ -43,7 +53,8 @@ cdef void _topk(const floating[:, ::1] scores,    # IN  (B, V1)
                 Py_ssize_t kk,                    # IN  k clipped to V1
                 const int64_t[::1] indptr,        # IN  (B+1,)
                 const int64_t[::1] indices,       # IN  (nnz,)
-                int64_t[:, ::1] ids               # OUT (B, k), pre-filled with -1
+                int64_t[:, ::1] ids,              # OUT (B, k), pre-filled with -1
+                int nthreads                      # IN  OpenMP threads (>= 1)
                 ) noexcept nogil:
     cdef Py_ssize_t B = scores.shape[0], V1 = scores.shape[1]
     cdef Py_ssize_t b, j, n, e
@@ -51,7 +62,7 @@ cdef void _topk(const floating[:, ::1] scores,    # IN  (B, V1)
     cdef const floating* row
     cdef char* excluded = NULL
     cdef floating* vals = NULL
-    with parallel():
+    with parallel(num_threads=nthreads):
         excluded = <char*> calloc(V1, sizeof(char))          # per-thread scratch
         vals = <floating*> malloc(kk * sizeof(floating))
         for b in prange(B, schedule="static"):
@@ -79,15 +90,21 @@ cdef void _topk(const floating[:, ::1] scores,    # IN  (B, V1)
         free(excluded)
 
 
-def topk_exclude_cy(scores, k, excl_indptr, excl_indices):
-    """Per-row top-``k`` ids with exclusion; same contract as topk_exclude_ref."""
+def topk_exclude_cy(scores, k, excl_indptr, excl_indices, num_threads=0):
+    """Per-row top-``k`` ids with exclusion; same contract as topk_exclude_ref.
+
+    ``num_threads``: OpenMP threads for the row loop; 0 = the OpenMP default
+    (``OMP_NUM_THREADS`` or the usable cores). The wrapper passes 1 for small inputs,
+    where starting a thread team costs more than the work on a loaded machine.
+    """
+    nthreads = num_threads if num_threads > 0 else default_threads()
     B, V1 = scores.shape
     ids = np.full((B, k), -1, dtype=np.int64)
     kk = min(k, V1)
     if B == 0 or kk == 0:
         return ids
     if scores.dtype.itemsize == 4:
-        _topk[float](scores, kk, excl_indptr, excl_indices, ids)
+        _topk[float](scores, kk, excl_indptr, excl_indices, ids, nthreads)
     else:
-        _topk[double](scores, kk, excl_indptr, excl_indices, ids)
+        _topk[double](scores, kk, excl_indptr, excl_indices, ids, nthreads)
     return ids

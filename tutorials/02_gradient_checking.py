@@ -10,7 +10,7 @@
 # Tutorial 01 (autograd) comes first.
 
 # %%
-import matplotlib.pyplot as plt  # noqa: F401  (after _smoke picks the backend)
+import matplotlib.pyplot as plt
 import numpy as np
 
 from minih2rec.autograd import GradcheckError, Tensor, fused, gradcheck

@@ -8,7 +8,7 @@
 # numerically safe with the **max-shift** trick, write a reference by hand and compare it —
 # in value and speed — with the package's NumPy, Numba and Cython kernels.
 #
-# **Time.** About a minute on a 2-core laptop. Tutorials 01–02 (autograd, gradcheck) and 04
+# **Time.** Under a minute to run on a 2-core laptop; an hour with the exercises. Tutorials 01–02 (autograd, gradcheck) and 04
 # (the full-softmax loss) come first.
 #
 # Glossary: M positions (user states), N negatives, d width, V items (ids 1..V, 0 = padding),
@@ -160,7 +160,7 @@ print("shifted m + log(sum(exp(z - m))) =", m + np.log(np.sum(np.exp(z - m))))
 #
 # ## 4. A reference by hand vs the kernels
 #
-# The loss in a dozen lines of NumPy, straight from the formula:
+# The loss in a few lines of NumPy, straight from the formula:
 
 # %%
 def sampled_softmax_by_hand(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):

@@ -27,8 +27,11 @@ def in_notebook():
 
 
 def _use_agg_unless_notebook():
-    """Scripts draw off-screen (Agg) so ``python tutorials/NN_x.py`` never waits on a window."""
-    if not in_notebook() and "matplotlib.pyplot" not in sys.modules:
+    """Scripts draw off-screen (Agg) so ``python tutorials/NN_x.py`` never waits on a window.
+
+    ``matplotlib.use`` also switches pyplot if it was imported before this module.
+    """
+    if not in_notebook():
         import matplotlib
         matplotlib.use("Agg")
 

@@ -23,10 +23,12 @@ __all__ = ["check"]
 
 
 def _as_array(x):
-    """Tensor -> its ndarray; anything else -> ``np.asarray``."""
+    """Tensor -> its ndarray; lists/tuples element by element; anything else -> ``np.asarray``."""
     data = getattr(x, "data", None)
     if isinstance(data, np.ndarray) and not isinstance(x, np.ndarray):   # a minih2rec Tensor
         return data
+    if isinstance(x, (list, tuple)):
+        return np.asarray([_as_array(e) for e in x])
     return np.asarray(x)
 
 

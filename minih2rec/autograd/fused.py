@@ -84,6 +84,7 @@ def dropout(x, p, rng, training=True):
     """Inverted dropout: zero each entry with probability ``p``, scale survivors by ``1/(1-p)``.
 
     Returns ``x`` itself when ``training`` is False or ``p == 0``. Backward: ``g * mask * scale``.
+    The mask is kept as a bool array (a quarter of a float32 mask's memory).
 
     Parameters
     ----------
@@ -96,9 +97,16 @@ def dropout(x, p, rng, training=True):
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    keep = (rng.random(x.shape, dtype=np.float32) >= p).astype(x.dtype)
-    keep *= 1.0 / (1.0 - p)                              # mask * scale, one array
-    return Tensor._make(x.data * keep, (x,), lambda g: (g * keep,), "dropout")
+    keep = rng.random(x.shape, dtype=np.float32) >= p   # bool mask: 1 byte per entry, not 4
+    scale = x.dtype.type(1.0 / (1.0 - p))
+
+    def backward(g):
+        out = np.multiply(g, keep, dtype=g.dtype)
+        out *= scale
+        return (out,)
+    out = np.multiply(x.data, keep, dtype=x.dtype)
+    out *= scale                                         # (x * 1) * s == x * s: same bits as x * (1 * s)
+    return Tensor._make(out, (x,), backward, "dropout")
 
 
 def l2_normalize(x, axis=-1, eps=1e-12):
@@ -207,42 +215,56 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, rng=None):
     -------
     out : Tensor (..., Tq, h).
     probs : ndarray (..., Tq, Tk), the attention weights before dropout (for inspection).
+
+    Memory: the node keeps ``probs`` (float32) and the dropout mask as bools; the dropped
+    probabilities are rebuilt in backward rather than stored. Scores are masked and
+    exponentiated in place, so forward holds one (..., Tq, Tk) float array, not four.
     """
     scale = q.dtype.type(1.0 / np.sqrt(q.shape[-1]))
-    s = np.matmul(q.data, np.swapaxes(k.data, -1, -2)) * scale          # (..., Tq, Tk)
-    if mask is not None:
-        s = np.where(np.asarray(mask, dtype=bool), s, -np.inf)
-    m = s.max(axis=-1, keepdims=True)
+    probs = np.matmul(q.data, np.swapaxes(k.data, -1, -2))              # (..., Tq, Tk) scores
+    probs *= scale
+    if mask is not None:                                                # in place, no second copy
+        np.copyto(probs, -np.inf, where=~np.asarray(mask, dtype=bool))
+    m = probs.max(axis=-1, keepdims=True)
     m[~np.isfinite(m)] = 0                                              # fully masked rows
-    probs = np.exp(s - m)
+    probs -= m
+    np.exp(probs, out=probs)
     denom = probs.sum(axis=-1, keepdims=True)
     denom[denom == 0] = 1
     probs /= denom
+    keep, p_scale = None, None
     if dropout_p > 0:
         if rng is None:
             raise ValueError("scaled_dot_product_attention: dropout_p > 0 needs an rng")
-        keep = (rng.random(probs.shape, dtype=np.float32) >= dropout_p).astype(probs.dtype)
-        keep *= 1.0 / (1.0 - dropout_p)
-        pd = probs * keep
-    else:
-        keep, pd = None, probs
+        keep = rng.random(probs.shape, dtype=np.float32) >= dropout_p  # bool, 1 byte per entry
+        p_scale = probs.dtype.type(1.0 / (1.0 - dropout_p))
+
+    def dropped():
+        """``probs * keep / (1 - p)``, rebuilt when needed instead of kept alive in the graph."""
+        if keep is None:
+            return probs
+        pd = np.multiply(probs, keep, dtype=probs.dtype)
+        pd *= p_scale
+        return pd
 
     def backward(g):
         gq = gk = gv = None
         if v.requires_grad:
-            gv = _unbroadcast(np.matmul(np.swapaxes(pd, -1, -2), g), v.shape)
+            gv = _unbroadcast(np.matmul(np.swapaxes(dropped(), -1, -2), g), v.shape)
         if q.requires_grad or k.requires_grad:
-            gp = np.matmul(g, np.swapaxes(v.data, -1, -2))              # (..., Tq, Tk)
+            gs = np.matmul(g, np.swapaxes(v.data, -1, -2))              # (..., Tq, Tk) d/d probs_dropped
             if keep is not None:
-                gp *= keep
-            gs = probs * (gp - (gp * probs).sum(axis=-1, keepdims=True))
+                gs *= keep
+                gs *= p_scale
+            gs -= (gs * probs).sum(axis=-1, keepdims=True)              # softmax backward, in place
+            gs *= probs
             gs *= scale
             if q.requires_grad:
                 gq = _unbroadcast(np.matmul(gs, k.data), q.shape)
             if k.requires_grad:
                 gk = _unbroadcast(np.matmul(np.swapaxes(gs, -1, -2), q.data), k.shape)
         return gq, gk, gv
-    out = np.matmul(pd, v.data)                                         # (..., Tq, h)
+    out = np.matmul(dropped(), v.data)                                  # (..., Tq, h)
     return Tensor._make(out, (q, k, v), backward, "attention"), probs
 
 

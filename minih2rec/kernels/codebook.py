@@ -9,9 +9,10 @@ Versions (same contract, checked against each other in tests/test_kernels_codebo
   rows streams past it; the inner loop runs over codes so it vectorises
   without reassociating any sum;
 * ``nearest_codeword_cy``  -- Cython (``ext/_codebook.pyx``): blocked GEMM
-  through NumPy/BLAS into a small cache-resident buffer, then a fused compiled
-  pass (OpenMP ``prange``) that forms the scores, takes the argmin and adds
-  ``||x||^2`` without materialising the (n, K) distance matrix.
+  through NumPy/BLAS into a small cache-resident buffer, then one fused,
+  vectorised compiled pass that forms the scores and keeps the running argmin
+  without materialising the (n, K) distance matrix (see that file for why the
+  pass is serial).
 
 Contract: ``x`` (n, D) and ``C`` (K, D) C-contiguous, same dtype (float32 or
 float64), finite, ``K >= 1``. Returns ``codes`` (n,) int64 and ``sqdist`` (n,)

@@ -50,6 +50,11 @@ from .. import _backend
 from ._numba import njit, numba
 
 
+# Work (rows x columns) below which the Cython kernel runs on ONE OpenMP thread: starting a
+# thread team costs ~tens of ms on a loaded 2-core machine, the work itself ~0.05 ms.
+SERIAL_BELOW = 200_000
+
+
 def log_q(proposal_probs, ids, num_samples):
     """logQ correction for ids drawn ``num_samples`` times from ``proposal_probs``.
 
@@ -209,7 +214,11 @@ def sampled_softmax(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):
     IndexError if an id is outside ``[0, R)``.
     """
     args = _check(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg)
-    return _backend.resolve("sampled_softmax")[1](*args)
+    backend, fn = _backend.resolve("sampled_softmax")
+    if backend == "cython":                       # small input: one thread (see SERIAL_BELOW)
+        work = args[0].shape[0] * (len(args[2]) + args[0].shape[1])   # M x (N + d)
+        return fn(*args, num_threads=1 if work < SERIAL_BELOW else 0)
+    return fn(*args)
 
 
 def _check(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..autograd import Tensor, fused, no_grad, ops
+from ..autograd import Tensor, fused, is_grad_enabled, no_grad, ops
 from ..losses.alignment import (code_alignment_loss, code_positive_weights, lowest_gate_levels,
                                 masked_granularity_loss, select_code_items)
 from ..nn import Embedding, Module, MultiHeadAttention, Parameter, SASRecBackbone, attention_mask, init
 from .item_side import GranularityGate, check_field, init_normal, pca_rows
+from .recompute import chunked_loss
 from .sid import SIDConfig, TableRecommender, check_sequence_inputs
 
 
@@ -130,6 +131,7 @@ class H2Rec(TableRecommender):
     """
 
     name = "h2rec"
+    chunk_tokens = 12288   # row-tokens (B x T x passes) above which loss() chunks and recomputes
 
     def __init__(self, config, codes, codebooks=None, content=None, cooc=None):
         super().__init__()
@@ -258,20 +260,31 @@ class H2Rec(TableRecommender):
         """``L_rec + lambda_code L_code + lambda_msg L_msg`` for a Batch -> scalar Tensor.
 
         Terms with lambda = 0 are not computed. ``self.last_losses`` keeps each term's value.
+        A batch of more than ``chunk_tokens`` row-tokens (B x T x backbone passes) is computed
+        in row chunks with recomputation (``models/recompute.py``): same loss, bounded memory.
         """
         c = self.config
-        es_table = self.code_emb.table()                                      # (V+1, d)
+        es_table = self.code_emb.table()                                      # (V+1, d), once per step
+        B, T = np.shape(batch.seq)
+        if is_grad_enabled() and B > 1 and B * T * (4 if c.lambda_msg > 0 else 2) > self.chunk_tokens:
+            total, self.last_losses = chunked_loss(self, batch, es_table, self.chunk_tokens)
+            return self._add_code_loss(total, batch, es_table)
         states, v, msg = self._encode(batch.seq, batch.positions, es_table, with_msg=c.lambda_msg > 0)
         total = self.rec_loss(states, self._table(es_table), batch)
         self.last_losses = {"rec": total.item()}
-        if c.lambda_code > 0:
-            code = self.code_loss(batch.target, es_table)
-            self.last_losses["code"] = code.item()
-            total = total + c.lambda_code * code
         if msg is not None:
             granularity = masked_granularity_loss(msg[0], msg[1], tau=c.tau_msg)
             self.last_losses["msg"] = granularity.item()
             total = total + c.lambda_msg * granularity
+        return self._add_code_loss(total, batch, es_table)
+
+    def _add_code_loss(self, total, batch, es_table):
+        """``total + lambda_code L_code`` (L_code skipped when lambda_code = 0)."""
+        c = self.config
+        if c.lambda_code > 0:
+            code = self.code_loss(batch.target, es_table)
+            self.last_losses["code"] = code.item()
+            total = total + c.lambda_code * code
         return total
 
     def code_loss(self, target, es_table=None):
