@@ -72,6 +72,7 @@ _RB = 128   # rows per parallel task
 
 
 def _nearest_codeword_loop(x, C):
+    """Plain loops (njit-ed below): row blocks in parallel, codes in blocks of _KB, scores kept per row."""
     n, D = x.shape
     K = C.shape[0]
     nkb = (K + _KB - 1) // _KB
