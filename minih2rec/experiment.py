@@ -45,7 +45,9 @@ def run(model_name, data, train_config=None, model_overrides=None, out_dir=None,
     ``out_dir`` is given, also writes ``results.json`` and keeps checkpoints there.
     """
     from .train import Trainer
+    from .models.registry import check_config
     cfg = train_config or TrainConfig()
+    check_config(model_name, model_overrides or {})        # impossible settings fail before any work
     inter = inter if inter is not None else data.load()
     split = split_leave_one_out(inter)
     model = build_model(model_name, inter, split, model_overrides, seed=cfg.seed)

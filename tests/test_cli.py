@@ -57,3 +57,18 @@ def test_sids_rejects_codebook_larger_than_catalogue(tmp_path, capsys):
     assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--codebook-size", "500",
                  "--out", str(tmp_path / "c.npz")]) == 2
     assert "codebook_size=500 is larger than the number of items (150)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--max-len", "0"], "max_len"), (["--dropout", "1.0"], "dropout"),
+    (["--d", "30", "--heads", "4"], "heads"), (["--model", "h2rec", "--codebook-size", "0"], "codebook_size")])
+def test_impossible_settings_fail_before_loading_data(tmp_path, capsys, args, field):
+    missing = str(tmp_path / "never-read.csv")          # would raise FileNotFoundError if loaded first
+    assert main(["train", "--data", missing, "--no-progress"] + args) == 2
+    assert field in capsys.readouterr().err
+
+
+def test_codebook_larger_than_catalogue_names_the_field(capsys):
+    assert main(["train", "--model", "h2rec", "--data", "synthetic", "--preset", "tiny", "--codebook-size", "151",
+                 "--no-progress"]) == 2
+    assert "codebook_size" in capsys.readouterr().err

@@ -31,6 +31,31 @@ def _mostpop(inter, split, overrides, seed):
     return model.fit(split)
 
 
+def check_config(name, overrides, num_items=None):
+    """Validate ``overrides`` for model ``name`` before any data is loaded or any work is done.
+
+    Builds the model's config dataclass (ranges, divisibility, choices) with ``num_items``
+    (a large placeholder when the data is not loaded yet), so an impossible setting such as
+    ``dropout=1.5`` or ``d`` not divisible by ``heads`` fails at once, naming the field.
+    """
+    from .h2rec import H2RecConfig
+    from .sasrec import SASRecConfig
+    from .sid import SIDConfig
+    classes = {"sasrec": SASRecConfig, "sid": SIDConfig, "fusion": SIDConfig, "h2rec": H2RecConfig}
+    if name not in classes:
+        if name not in builders():
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(builders()))}")
+        return
+    V = num_items if num_items is not None else 10 ** 9
+    over = {k: v for k, v in overrides.items() if k not in ("codes", "codebooks", "content", "hot_start")}
+    if classes[name] is not SASRecConfig:
+        over.setdefault("num_levels", 1)
+        over.setdefault("codebook_size", 1)
+    if name == "fusion":
+        over.pop("hot_start", None)
+    config_from(classes[name], over, num_items=V)
+
+
 def builders():
     """``{name: builder}`` for every model (the semantic-ID models live in ``registry_semantic``)."""
     from .registry_semantic import BUILDERS as semantic

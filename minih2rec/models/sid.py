@@ -52,7 +52,8 @@ class SIDConfig:
         c = self
         check_field(c.num_items >= 1, c, "num_items", c.num_items, ">= 1")
         check_field(c.num_levels >= 1, c, "num_levels", c.num_levels, ">= 1")
-        check_field(c.codebook_size >= 1, c, "codebook_size", c.codebook_size, ">= 1")
+        check_field(1 <= c.codebook_size <= c.num_items, c, "codebook_size", c.codebook_size,
+                    f">= 1 and at most the number of items ({c.num_items})")
         check_field(c.max_len >= 1, c, "max_len", c.max_len, ">= 1")
         check_field(c.d >= 1, c, "d", c.d, ">= 1")
         check_field(c.heads >= 1 and c.d % c.heads == 0, c, "heads", c.heads, f"a divisor of d={c.d}")
