@@ -38,7 +38,7 @@ ctypedef fused floating:
     double
 
 cdef enum:
-    _BLOCK_ELEMS = 1 << 17   # (K, b) score buffer: 512 KB float32, 1 MB float64
+    _BLOCK_ELEMS = 1 << 18   # (K, b) score buffer: 1 MB float32, 2 MB float64 (as many GEMM calls as the reference)
     _MIN_ROWS = 256          # at least this many rows per block (GEMM efficiency for large K)
 
 

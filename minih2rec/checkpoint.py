@@ -124,11 +124,31 @@ def generator_states(obj, prefix=""):
 def set_generator_states(obj, states, prefix=""):
     """Restore states saved by :func:`generator_states` (same module structure required)."""
     found = dict(_walk_generators(obj, prefix))
+    for path in set(states) - set(found):       # a generator the model creates lazily (still None)
+        owner, _, name = path.rpartition(".")
+        target = _resolve(obj, owner)
+        if target is not None and getattr(target, name, 0) is None:
+            setattr(target, name, np.random.default_rng())
+            found[path] = getattr(target, name)
     missing = set(states) - set(found)
     if missing:
         raise CheckpointError(f"random generators {sorted(missing)} from the checkpoint are not in the model")
     for path, state in states.items():
         found[path].bit_generator.state = state
+
+
+def _resolve(obj, dotted):
+    """Follow a dotted attribute / index path from ``obj``; None if it does not exist."""
+    for part in dotted.split(".") if dotted else ():
+        if isinstance(obj, (list, tuple)) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        elif isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif hasattr(obj, part):
+            obj = getattr(obj, part)
+        else:
+            return None
+    return obj
 
 
 def _walk_generators(obj, prefix, seen=None):

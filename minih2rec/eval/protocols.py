@@ -40,7 +40,7 @@ STAGES = ("valid", "test")
 
 
 def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_negatives=100,
-             seed=0, batch_size=256, max_len=50, head_share=0.2, progress=False):
+             seed=0, batch_size=256, max_len=None, head_share=0.2, progress=False):
     """Evaluate ``model`` on the leave-one-out ``split``; metrics overall and per group.
 
     Parameters
@@ -58,7 +58,8 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
     num_negatives : int -- negatives per user (sampled protocol only).
     seed : int -- seed of the negative sampler (sampled protocol only).
     batch_size : int -- users scored per call of ``score_users``.
-    max_len : int -- the input is the last ``max_len`` history items, left-padded;
+    max_len : int or None -- None: ``model.config.max_len`` (else 50). The input is the last
+        ``max_len`` history items, left-padded;
         positions are ``arange(max_len - T, max_len)`` so the last column is ``max_len - 1``.
     head_share : float -- share of items (by training popularity) in the head group.
     progress : bool -- show a tqdm progress bar (users/s).
@@ -79,6 +80,8 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
     if protocol not in PROTOCOLS:
         raise ValueError(f"evaluate: protocol must be one of {PROTOCOLS}, got {protocol!r}")
     ks = _check_ks(ks)
+    if max_len is None:
+        max_len = getattr(getattr(model, "config", None), "max_len", None) or 50
     for name, v in (("batch_size", batch_size), ("max_len", max_len), ("num_negatives", num_negatives)):
         if int(v) != v or v < 1:
             raise ValueError(f"evaluate: {name} must be a positive integer, got {v!r}")

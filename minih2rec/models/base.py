@@ -15,8 +15,8 @@ The training loss is chosen by ``config.loss``:
 
 * ``"full_softmax"`` -- cross-entropy over all V items (default; exact, O(M V d));
 * ``"bce"``          -- one sampled negative per position (needs ``batch.neg``);
-* ``"sampled_softmax"`` -- N shared negatives with logQ correction, for large catalogues:
-  not implemented here; ``sampled_softmax_loss`` below is the hook to fill in.
+* ``"sampled_softmax"`` -- N shared negatives with logQ correction, for large catalogues
+  (``sampled_softmax_loss`` below; the compiled kernel does forward and backward).
 """
 import numpy as np
 
@@ -73,10 +73,24 @@ class SequentialRecommender(Module):
             return self.sampled_softmax_loss(H, table, batch)
         raise ValueError(f"config.loss={name!r} is not one of {REC_LOSSES}")
 
+    proposal = None          # losses.sampled.Proposal for loss="sampled_softmax" (None: uniform)
+    num_negatives = 256      # N shared negatives per batch for loss="sampled_softmax"
+    sampling_rng = None      # created from config.seed at the first sampled-softmax step
+
     def sampled_softmax_loss(self, H, table, batch):
-        """Hook for ``config.loss == "sampled_softmax"`` (H (B, T, d'), table (V+1, d'))."""
-        raise NotImplementedError("loss='sampled_softmax' is not implemented yet "
-                                  "(hook: SequentialRecommender.sampled_softmax_loss)")
+        """N shared negatives from ``self.proposal`` with logQ correction (DESIGN §4).
+
+        The proposal is uniform unless set, e.g. ``model.proposal =
+        Proposal.popularity(split.train_popularity(), beta=0.5)``. The forward/backward
+        runs in the compiled ``sampled_softmax`` kernel.
+        """
+        from ..losses.sampled import Proposal, sampled_softmax_next_item
+        if self.proposal is None:
+            self.proposal = Proposal.uniform(self.config.num_items)
+        if self.sampling_rng is None:
+            self.sampling_rng = np.random.default_rng([self.config.seed, 1])
+        return sampled_softmax_next_item(H, table, batch.target, self.proposal, self.num_negatives,
+                                         self.sampling_rng)
 
     # ---- inference -------------------------------------------------------------------------
 
