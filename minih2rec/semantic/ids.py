@@ -5,7 +5,7 @@
 With ``dedup=True`` the last column is the TIGER-style extra level that makes
 the tuples unique (``codebooks`` then has L-1 levels).
 """
-import json
+import io
 import os
 import zipfile
 from dataclasses import dataclass
@@ -56,9 +56,11 @@ class SemanticIDs:
                   "levels": np.int64(self.levels), "method": np.str_(self.method), "dedup": np.bool_(self.dedup)}
         if self.codebooks is not None:
             arrays["codebooks"] = self.codebooks
-        np.savez(path, **arrays)
-        with open(path[:-4] + ".json", "w") as f:
-            json.dump(self.summary(), f, indent=2)
+        from ..checkpoint import atomic_write_bytes, atomic_write_json
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())          # a crash never leaves half a file
+        atomic_write_json(path[:-4] + ".json", self.summary())
         return path
 
     @classmethod
