@@ -122,3 +122,20 @@ class SequentialRecommender(Module):
                 return H.data[:, -1, :] @ table.data.T          # (B, V+1)
         finally:
             self.train(was_training)
+
+
+def check_sequence_inputs(seq, positions, num_items, max_len, who):
+    """Validate ``seq`` (B, T) item ids in [0, V] and ``positions`` (T,) in [0, max_len); return arrays."""
+    seq, positions = np.asarray(seq), np.asarray(positions)
+    if seq.ndim != 2 or not np.issubdtype(seq.dtype, np.integer):
+        raise ValueError(f"{who}: seq must be an integer (B, T) array, got {seq.dtype} {seq.shape}")
+    if positions.shape != (seq.shape[1],) or not np.issubdtype(positions.dtype, np.integer):
+        raise ValueError(f"{who}: positions must be integers of shape ({seq.shape[1]},), "
+                         f"got {positions.dtype} {positions.shape}")
+    if seq.size and (seq.min() < 0 or seq.max() > num_items):
+        bad = seq.min() if seq.min() < 0 else seq.max()
+        raise IndexError(f"{who}: item id {bad} outside [0, {num_items}]")
+    if positions.size and (positions.min() < 0 or positions.max() >= max_len):
+        bad = positions.min() if positions.min() < 0 else positions.max()
+        raise IndexError(f"{who}: position {bad} outside [0, {max_len}) (config.max_len={max_len})")
+    return seq, positions

@@ -32,7 +32,8 @@ from ..losses.alignment import (code_alignment_loss, code_positive_weights, lowe
 from ..nn import Embedding, Module, MultiHeadAttention, Parameter, SASRecBackbone, attention_mask, init
 from .item_side import GranularityGate, check_field, init_normal, pca_rows
 from .recompute import chunked_loss
-from .sid import SIDConfig, TableRecommender, check_sequence_inputs
+from .base import check_sequence_inputs
+from .sid import SIDConfig, TableRecommender
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..nn import Dropout, Embedding, SASRecBackbone
-from .base import REC_LOSSES, SequentialRecommender
+from .base import REC_LOSSES, SequentialRecommender, check_sequence_inputs
 
 
 @dataclass
@@ -97,17 +97,4 @@ class SASRec(SequentialRecommender):
         return self.item_emb.weight
 
     def _check_inputs(self, seq, positions):
-        seq, positions = np.asarray(seq), np.asarray(positions)
-        if seq.ndim != 2 or not np.issubdtype(seq.dtype, np.integer):
-            raise ValueError(f"SASRec: seq must be an integer (B, T) array, got {seq.dtype} {seq.shape}")
-        if positions.shape != (seq.shape[1],) or not np.issubdtype(positions.dtype, np.integer):
-            raise ValueError(f"SASRec: positions must be integers of shape ({seq.shape[1]},), "
-                             f"got {positions.dtype} {positions.shape}")
-        if seq.size and (seq.min() < 0 or seq.max() > self.config.num_items):
-            bad = seq.min() if seq.min() < 0 else seq.max()
-            raise IndexError(f"SASRec: item id {bad} outside [0, {self.config.num_items}]")
-        if positions.size and (positions.min() < 0 or positions.max() >= self.config.max_len):
-            bad = positions.min() if positions.min() < 0 else positions.max()
-            raise IndexError(f"SASRec: position {bad} outside [0, {self.config.max_len}) "
-                             f"(config.max_len={self.config.max_len})")
-        return seq, positions
+        return check_sequence_inputs(seq, positions, self.config.num_items, self.config.max_len, "SASRec")
