@@ -8,8 +8,9 @@
 # the code-usage histogram and the semantic-ID *tree* of a few items, and finally train the
 # paper's quantizer, an **RQ-VAE**, and put the two side by side.
 #
-# **Time.** About 1–2 minutes on an idle 2-core laptop, most of it training the RQ-VAE;
-# `MINIH2REC_SMOKE=1` shrinks it to seconds. Tutorial 04 (the data) comes first.
+# **Time.** Under a minute to run on an idle 2-core laptop (a busy machine can make it a few);
+# about an hour with the exercises. `MINIH2REC_SMOKE=1` shrinks it to seconds. Tutorial 04
+# (the data) comes first.
 #
 # Glossary: n items to quantize (V items, ids 1..V, 0 = padding), D content width,
 # L levels, K codes per level.
@@ -184,7 +185,8 @@ print(f"collision rate {collision_rate(codes):.1%}: {len(tuples):,} distinct tup
       f"the largest group has {counts.max()} items")
 for g in np.argsort(-counts)[:3]:
     members = np.flatnonzero(inverse == g) + 1                       # item ids
-    print(f"  tuple {tuple(tuples[g].tolist())}: items {members[:8].tolist()}{' ...' if len(members) > 8 else ''}"
+    more = " ..." if len(members) > 8 else ""
+    print(f"  tuple {tuple(tuples[g].tolist())}: items {members[:8].tolist()}{more}"
           f"  clusters {sorted(set(cluster[members].tolist()))}")
 
 # %% [markdown]
@@ -204,7 +206,8 @@ print("SemanticIDs summary:", sids.summary())
 #
 # Left: how many items use each code, per level (sorted). Right: the tree of a few items —
 # the root splits by level-1 code, then by level-2 code, down to the items, coloured by their
-# planted cluster. Items under one level-1 code should share a colour.
+# planted cluster. Items under one level-1 code mostly share a colour; where a level-1 code
+# mixes two clusters (a purity below 1), the level-2 codes usually pull them apart.
 
 # %%
 def tree_leaves(codes, n_top=3, n_child=3, n_items=3):
@@ -281,10 +284,10 @@ print("saved figure", plot_report(report, codes, out_dir() / "05_quantization_re
 # to the encoder (the *straight-through estimator*); a codebook loss pulls the used codewords
 # toward their residuals and a commitment loss keeps the encoder near its codewords. The
 # codebooks start from RQ-KMeans on the first latents. It is trained with the package's own
-# autograd (tutorial 01), so it is much slower than RQ-KMeans.
+# autograd (tutorial 01): about ten times slower than RQ-KMeans here, far more on big catalogues.
 
 # %%
-vae_epochs = size(30, 3)
+vae_epochs = size(50, 3)                      # the RQVAE default
 t0 = time.perf_counter()
 vae = RQVAE(levels=L, codebook_size=K, latent_dim=32, epochs=vae_epochs, seed=0).fit(x)
 vae_seconds = time.perf_counter() - t0
@@ -318,13 +321,13 @@ print(f"(input error = mean squared error per item between x and its reconstruct
 # %% [markdown]
 # What to take from the table (your numbers depend on the seed and, for RQ-VAE, the epochs):
 #
-# * On content that already has clean clusters, RQ-KMeans is hard to beat: seconds instead of
-#   minutes, the lowest input-space error, every code used, level-1 codes that match the
-#   planted clusters.
-# * RQ-VAE's input error is bounded below by its autoencoder; its benefit is a latent space
-#   shaped for quantization (useful for high-dimensional text embeddings, e.g. the 1536-d ones
-#   of the paper), at the price of training, tuning and possible **codebook collapse** (codes
-#   that stop being used; watch `history[...]["used"]`).
+# * RQ-KMeans needs no training, reaches the lowest input-space error and uses every code; its
+#   level-1 codes follow the planted clusters.
+# * RQ-VAE's input error cannot go below its autoencoder's. In exchange it learns a latent
+#   space shaped for quantization (in our runs: fewer collisions), at the price of training,
+#   tuning, and possible **codebook collapse** — codes that stop being used (the `L1 used`
+#   column, `vae.history[...]["used"]`). That trade is worth more for high-dimensional text
+#   embeddings (1536-d in the paper) than for our 64-d vectors.
 #
 # minih2rec uses RQ-KMeans by default (`python -m minih2rec sids --method rqkmeans|rqvae`).
 #

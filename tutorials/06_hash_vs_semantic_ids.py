@@ -9,9 +9,9 @@
 # hash IDs win on popular (head) items, semantic IDs on rare (tail) items. Then you will
 # look inside the two item tables to see *why*.
 #
-# **Time.** About 3–4 minutes on an idle 2-core laptop (two models × 8 epochs);
-# `MINIH2REC_SMOKE=1` shrinks it to seconds. Tutorials 04 (SASRec) and 05 (semantic IDs)
-# come first.
+# **Time.** About a minute to run on an idle 2-core laptop (two models × 8 epochs; a busy
+# machine can make it several); about an hour with the exercises. `MINIH2REC_SMOKE=1` shrinks
+# it to seconds. Tutorials 04 (SASRec) and 05 (semantic IDs) come first.
 #
 # Glossary: B batch, T length, d width, L levels, K codes per level, V items (ids 1..V,
 # 0 = padding).
@@ -153,7 +153,8 @@ print(f"{'bucket':>8s} {'items':>6s} {'sasrec':>7s} {'sid':>6s}   (chance {chanc
 for bk, (label, _, _) in enumerate(BUCKETS):
     rows = item_bucket == bk
     if rows.any():
-        print(f"{label:>8s} {rows.sum():6d} {purity['sasrec'][rows].mean():7.2f} {purity['sid'][rows].mean():6.2f}")
+        h, s = purity["sasrec"][rows].mean(), purity["sid"][rows].mean()
+        print(f"{label:>8s} {rows.sum():6d} {h:7.2f} {s:6.2f}")
 
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for name, p in purity.items():
@@ -167,10 +168,10 @@ ax.legend()
 show(fig, "06_neighbour_purity.png")
 
 # %% [markdown]
-# SASRec's popular items sit among their cluster-mates; its rare items sit almost anywhere
-# (near chance): each one saw too few gradients to move from its random start. The SID table
-# is organised for every item, rare or not — it inherits the content geometry through the
-# shared codes. That is the tail side of the seesaw.
+# SASRec's neighbour purity climbs with popularity: popular items sit among their
+# cluster-mates, rare items much less often — each saw too few gradients to move far from its
+# random start. The SID table is organised for every item, rare or not — it inherits the
+# content geometry through the shared codes. That is the tail side of the seesaw.
 #
 # ## 6. Why semantic IDs lose the head: collisions and shared codes
 #

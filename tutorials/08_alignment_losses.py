@@ -12,8 +12,9 @@
 # * **L_msg — masked granularity alignment**: a user-level contrast between the user state
 #   computed with the least-trusted SID levels masked and the full one.
 #
-# **Time.** About 1 minute on an idle 2-core laptop; `MINIH2REC_SMOKE=1` takes seconds.
-# Tutorials 05 (semantic IDs) and 06 (the seesaw) come first; 09 trains the whole model.
+# **Time.** Under a minute to run on an idle 2-core laptop; about an hour with the exercises.
+# `MINIH2REC_SMOKE=1` takes seconds. Tutorials 05 (semantic IDs) and 06 (the seesaw) come
+# first; 09 trains the whole model.
 #
 # Glossary: n items in a batch, B users, d width, L levels, K codes, V items, τ temperature.
 
@@ -127,9 +128,9 @@ es_table = model.code_emb.table()                                   # (V+1, d) T
 sid_emb = ops.embedding(es_table, items)                             # (n, d)
 hid_emb = model.item_emb(items)                                      # (n, d)
 tau = model.config.tau_code
+plain = code_alignment_loss(sid_emb, hid_emb, np.eye(len(items)), tau=tau).item()
 print(f"L_code by hand {code_loss_by_hand(sid_emb.data, hid_emb.data, W, tau):.6f}, package "
-      f"{code_alignment_loss(sid_emb, hid_emb, W, tau=tau).item():.6f}, "
-      f"plain InfoNCE (W = I) {code_alignment_loss(sid_emb, hid_emb, np.eye(len(items)), tau=tau).item():.6f}")
+      f"{code_alignment_loss(sid_emb, hid_emb, W, tau=tau).item():.6f}, plain InfoNCE (W = I) {plain:.6f}")
 
 # %% [markdown]
 # ## 3. What L_code does to the embeddings
@@ -283,7 +284,7 @@ for step in range(size(100, 20) + 1):
 
 # %%
 model.loss(batch)
-print("loss terms of one batch:", {k: round(v, 4) for k, v in model.last_losses.items()},
+print("loss terms of one batch:", {k: round(float(v), 4) for k, v in model.last_losses.items()},
       f"(total = rec + {model.config.lambda_code} code + {model.config.lambda_msg} msg)")
 
 # %% [markdown]

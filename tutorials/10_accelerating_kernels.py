@@ -9,9 +9,10 @@
 # on the codes, time all of them, and read the Cython source to see what *blocking* and
 # *OpenMP* mean in practice.
 #
-# **Time.** About 1–2 minutes on a 2-core laptop, including Numba's first compilation
-# (`cache=True` keeps the compiled code for the next run). Tutorial 05 explains where the
-# kernel is used; tutorial 00 shows which backends your install has.
+# **Time.** About a minute to run on a 2-core laptop, Numba's first compilation included
+# (`cache=True` keeps the compiled code for the next run; most of the rest is the plain
+# Python loop); about an hour with the exercises. Tutorial 05 explains where the kernel is
+# used; tutorial 00 shows which backends your install has.
 #
 # Glossary: n rows (vectors to encode), D width, K codewords. Timings on a shared or busy
 # machine are noisy; every number below is the best of a few runs.
@@ -255,8 +256,8 @@ print(inspect.getsource(nb_kernel) if nb_kernel is not None else "(Numba is not 
 # `_backend.implementations("nearest_codeword")` returns every version that loads here
 # (`numpy` is `_ref`, `numba` is `_nb`, `cython` is `_cy`); the public `nearest_codeword`
 # validates its inputs and calls the one `_backend.resolve` picked (cython → numba → numpy,
-# or `MINIH2REC_BACKEND`). First, exact agreement — on float64 random data too, where no row
-# is near a tie:
+# or `MINIH2REC_BACKEND`). First, exact agreement — on our data, and on float64 random data
+# without planted winners (in float64 a near-tie within rounding is astronomically unlikely):
 
 # %%
 impls = _backend.implementations("nearest_codeword")
