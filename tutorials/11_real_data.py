@@ -21,8 +21,8 @@
 #
 # * from GroupLens: download `ml-100k.zip` from https://grouplens.org/datasets/movielens/100k/
 #   and unzip it; the folder holds `u.data` (ratings) and `u.item` (titles, genres);
-# * in RecBole's atomic format (`ml-100k.inter`, `ml-100k.item`): the project's
-#   `shared/data/get_ml100k.sh [DEST]` extracts those files from the RecBole wheel.
+# * in RecBole's atomic format (`ml-100k.inter`, `ml-100k.item`), which the RecBole
+#   package ships as its example data set (`recbole/dataset_example/ml-100k/` in its wheel).
 #
 # This tutorial looks in `$MINIH2REC_ML100K` if set, else in `~/.cache/minih2rec/ml-100k`
 # (also one level down, `…/ml-100k/u.data`, as the GroupLens zip unpacks).
