@@ -19,17 +19,12 @@ from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, INFINITY
 from libc.stdint cimport int64_t
 
-import os
 
 import numpy as np
 
 
-def default_threads():
-    """OpenMP's default team size: ``OMP_NUM_THREADS`` if set, else the cores this process may use."""
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+from minih2rec.kernels._threads import default_threads
+
 
 ctypedef fused floating:
     float

@@ -48,11 +48,7 @@ import numpy as np
 
 from .. import _backend
 from ._numba import njit, numba
-
-
-# Work (rows x columns) below which the Cython kernel runs on ONE OpenMP thread: starting a
-# thread team costs ~tens of ms on a loaded 2-core machine, the work itself ~0.05 ms.
-SERIAL_BELOW = 200_000
+from ._threads import threads_for
 
 
 def log_q(proposal_probs, ids, num_samples):
@@ -215,9 +211,9 @@ def sampled_softmax(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):
     """
     args = _check(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg)
     backend, fn = _backend.resolve("sampled_softmax")
-    if backend == "cython":                       # small input: one thread (see SERIAL_BELOW)
+    if backend == "cython":                       # small input: one thread (kernels/_threads.py)
         work = args[0].shape[0] * (len(args[2]) + args[0].shape[1])   # M x (N + d)
-        return fn(*args, num_threads=1 if work < SERIAL_BELOW else 0)
+        return fn(*args, num_threads=threads_for(work))
     return fn(*args)
 
 

@@ -30,11 +30,7 @@ import numpy as np
 
 from .. import _backend
 from ._numba import njit, numba
-
-
-# Work (rows x columns) below which the Cython kernel runs on ONE OpenMP thread: starting a
-# thread team costs ~tens of ms on a loaded 2-core machine, the work itself ~0.05 ms.
-SERIAL_BELOW = 200_000
+from ._threads import threads_for
 
 
 def topk_exclude_ref(scores, k, excl_indptr, excl_indices):
@@ -145,9 +141,9 @@ def topk_exclude(scores, k, excl_indptr, excl_indices):
     """
     scores, k, indptr, indices = _check(scores, k, excl_indptr, excl_indices)
     backend, fn = _backend.resolve("topk_exclude")
-    if backend == "cython":                       # small input: one thread (see SERIAL_BELOW)
+    if backend == "cython":                       # small input: one thread (kernels/_threads.py)
         work = scores.shape[0] * scores.shape[1]  # rows x columns
-        return fn(scores, k, indptr, indices, num_threads=1 if work < SERIAL_BELOW else 0)
+        return fn(scores, k, indptr, indices, num_threads=threads_for(work))
     return fn(scores, k, indptr, indices)
 
 
