@@ -1,5 +1,4 @@
 """H2Rec: config and input validation, shapes, causality, padding, gate, ablations, gradients, training."""
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +12,8 @@ from minih2rec.losses.cooccurrence import CoOccurrence
 from minih2rec.models import h2rec as h2rec_module
 from minih2rec.models.h2rec import H2Rec, H2RecConfig
 from minih2rec.optim import Adam
+
+from _batches import make_batch as _make_batch
 
 pytestmark = pytest.mark.numpy_backend
 
@@ -30,14 +31,7 @@ def model(codes=CODES, **overrides):
 
 
 def make_batch(rows, T, seed=0):
-    """Inputs items[:-1], targets items[1:], left-padded to T; one BCE negative per position."""
-    B = len(rows)
-    seq, target = np.zeros((B, T), np.int64), np.zeros((B, T), np.int64)
-    for b, items in enumerate(rows):
-        n = len(items) - 1
-        seq[b, T - n:], target[b, T - n:] = items[:-1], items[1:]
-    neg = np.random.default_rng(seed).integers(1, V + 1, size=(B, T)) * (target > 0)
-    return SimpleNamespace(seq=seq, target=target, positions=np.arange(T), neg=neg, users=np.arange(B))
+    return _make_batch(rows, T, V, seed)
 
 
 BATCH = make_batch([[1, 2, 3, 4], [5, 6, 7, 8, 9, 10], [11, 12, 1]], T=6)

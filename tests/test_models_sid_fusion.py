@@ -1,5 +1,4 @@
 """SID and fusion baselines, the shared item-side pieces, and the semantic-model builders."""
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,11 +11,13 @@ from minih2rec.models.h2rec import H2Rec
 from minih2rec.models.item_side import CodeEmbeddings, check_codes, default_codebook_size, pca_rows
 from minih2rec.models.registry import builders
 from minih2rec.models.registry_semantic import semantic_ids
-
-BUILDERS = builders()
 from minih2rec.models.sid import SIDConfig, SIDRec
 from minih2rec.optim import Adam
 from minih2rec.train import Trainer
+
+from _batches import make_batch as _make_batch
+
+BUILDERS = builders()
 
 V, L, K = 12, 3, 4
 CODES = np.random.default_rng(3).integers(0, K, size=(V + 1, L))
@@ -29,13 +30,7 @@ def small(cls, **overrides):
 
 
 def make_batch(rows, T, seed=0):
-    B = len(rows)
-    seq, target = np.zeros((B, T), np.int64), np.zeros((B, T), np.int64)
-    for b, items in enumerate(rows):
-        n = len(items) - 1
-        seq[b, T - n:], target[b, T - n:] = items[:-1], items[1:]
-    neg = np.random.default_rng(seed).integers(1, V + 1, size=(B, T)) * (target > 0)
-    return SimpleNamespace(seq=seq, target=target, positions=np.arange(T), neg=neg, users=np.arange(B))
+    return _make_batch(rows, T, V, seed)
 
 
 BATCH = make_batch([[1, 2, 3, 4, 5], [6, 7, 8], [9, 10, 11, 12, 1, 2, 3]], T=7)
