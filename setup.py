@@ -78,7 +78,7 @@ def _extensions():
         Extension(
             "minih2rec._ext." + os.path.splitext(os.path.basename(src))[0],
             [src],
-            include_dirs=[numpy.get_include()],
+            include_dirs=[numpy.get_include(), "ext"],   # ext/*.h: small C helpers
             extra_compile_args=["-O3"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         )

@@ -47,6 +47,28 @@ def best_of(fn, repeat=5, warmup=1, setup=None):
     return best
 
 
+def best_of_interleaved(fns, repeat=5, warmup=1, pause=0.25):
+    """Best wall time (s) of each callable in ``fns`` (a dict name -> fn), timed round-robin.
+
+    One round times every version once, in order; ``repeat`` rounds, the minimum per
+    version. Versions timed this way see the same machine (a neighbour's burst, the CPU
+    clock) instead of one of them meeting it alone. ``pause`` seconds of sleep before
+    each timed call let the previous version's thread pool (OpenBLAS, OpenMP) stop
+    spinning: on 2 cores a spinning pool would otherwise be timed with the next version.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(max(1, repeat)):
+        for name, fn in fns.items():
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
 def parse_quick(description=None, argv=None):
     """Parse the common ``--quick`` flag (smaller sizes, fewer repeats); returns True/False."""
     p = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)

@@ -9,7 +9,7 @@ every backend are checked against the reference before timing.
     python bench/bench_codebook.py --quick    # n = 20,000, K in {64, 256}, D = 32
 """
 import numpy as np
-from _timing import best_of, machine_line, parse_quick
+from _timing import best_of_interleaved, machine_line, parse_quick
 
 from minih2rec import _backend
 from minih2rec.kernels.codebook import nearest_codeword_ref
@@ -33,10 +33,8 @@ def main():
     quick = parse_quick(__doc__)
     n = 20_000 if quick else 200_000
     grid = [(64, 32), (256, 32)] if quick else [(K, D) for K in (64, 256, 1024) for D in (32, 128)]
-    repeat = 2 if quick else 5
+    repeat = 2 if quick else 7
     impls = _backend.implementations("nearest_codeword")
-    # ref first; numba last, so its OpenMP threads (which spin for a while after each call)
-    # do not share the cores with the BLAS threads of the versions timed after it
     versions = {f"{b} ({suffix})": impls[b] for b, suffix in (("numpy", "ref"), ("cython", "cy"), ("numba", "nb"))
                 if b in impls}
     faiss_fn = _faiss_search()
@@ -45,7 +43,7 @@ def main():
     ref_name = "numpy (ref)"
     rng = np.random.default_rng(0)
 
-    print(f"nearest_codeword: n = {n:,} rows, float32, best of {repeat}; {machine_line()}")
+    print(f"nearest_codeword: n = {n:,} rows, float32, best of {repeat} round-robin rounds; {machine_line()}")
     print("rows/s (higher is better), speed-up = reference time / version time")
     names = list(versions)
     w = max(len(v) for v in names)
@@ -54,13 +52,14 @@ def main():
         x = rng.standard_normal((n, D)).astype(np.float32)       # (n, D)
         C = rng.standard_normal((K, D)).astype(np.float32)       # (K, D)
         want = nearest_codeword_ref(x, C)[0]
-        times = {}
         for name, fn in versions.items():
             got = np.asarray(fn(x, C)[0] if name != "faiss IndexFlatL2" else fn(x, C))
             agree = float(np.mean(got == want))
             if agree < 0.999:  # float rounding may flip a handful of near-ties, never more
                 raise SystemExit(f"{name} disagrees with the reference on {1 - agree:.2%} of rows (K={K}, D={D})")
-            times[name] = best_of(lambda: fn(x, C), repeat=repeat, warmup=1)
+        # round-robin: every version sees the same machine (other pools' spinning threads included)
+        times = best_of_interleaved({name: (lambda fn=fn: fn(x, C)) for name, fn in versions.items()},
+                                    repeat=repeat, warmup=1)
         cells = []
         for name in names:
             t = times[name]

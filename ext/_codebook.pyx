@@ -1,71 +1,68 @@
 # cython: language_level=3
 """Cython twin of minih2rec.kernels.codebook.nearest_codeword_ref.
 
-Design: "blocked GEMM + fused, vectorised argmin" (the split fast k-means codes use).
+Design: one fused, register-blocked pass -- no (n, K) score matrix anywhere.
 
-1. Rows are processed in blocks of ``b`` rows, ``b * K ~ _BLOCK_ELEMS``, so one
-   block of scores stays in cache.
-2. ``dots = (-2 C) @ x_block^T`` (K, b) comes from one BLAS GEMM per block
-   (through NumPy's ``matmul`` into a reused buffer). BLAS is far better at
-   dense dot products than portable C; scaling C by -2 is exact, so these are
-   exactly ``-2 (x . c_k)``.
-3. ``_argmin_block`` (compiled) walks the codes in order and keeps, for every
-   row, the best score ``||c_k||^2 - 2 x.c_k`` and its code. The rows are the
-   contiguous axis, so the update is a branch-free select the C compiler
-   vectorises (SSE2 is enough); strict ``<`` keeps the lower index on ties.
-   No (n, K) distance matrix, no temporaries, one pass over the block.
-4. ``sqdist = max(||x||^2 + best, 0)`` per row.
+The rows are cut into tiles of 32 (float32) or 16 (float64) rows. For one tile,
+``nearest_tile_f32/f64`` (C, ``_nearest_tile.h``) copies the rows transposed
+into its thread's row of a scratch array (D x tile, in L1 for the usual D),
+then sweeps the codebook two codes at a time: the dot products of the whole
+tile with both codes accumulate in 8 SIMD registers, become scores
+``||c_k||^2 - 2 x.c_k`` and update the running best score and code of every
+row of the tile, all in registers. The codebook (K x D) is read once per tile and stays in L1/L2, which
+is the "blocked over rows and codes" of the contract; the only memory traffic
+is x once and the codebook from cache.
 
-Threads: the GEMM runs on BLAS's own threads; the argmin pass is deliberately
-serial. An OpenMP ``prange`` here alternates two thread pools (BLAS's and
-OpenMP's) once per block, and their spin-waiting threads starve each other:
-measured on a busy 2-core machine, that made this kernel 20-50x slower than
-the NumPy reference, while the serial pass costs ~0.3 ns per (row, code).
-(The Numba version is the fully parallel, BLAS-free one.)
+Why not BLAS: at small D (the usual 32) a GEMM writes n x K scores and reads
+them back, and that traffic -- not the arithmetic -- is what the NumPy
+reference spends most of its time on.
 
-Duplicated codewords are mapped to the lowest identical index afterwards, as
-in the reference (BLAS does not promise bit-identical results for identical
-columns). Inputs are validated by the Python wrapper
-(minih2rec.kernels.codebook.nearest_codeword).
+Threads: tiles are independent, so they run in parallel (OpenMP ``prange``,
+each thread with its own scratch) when the build found OpenMP; small calls run
+on one thread (the wrapper picks ``num_threads``, kernels/_threads.py).
+
+``sqdist = max(||x||^2 + best, 0)`` per row. Duplicated codewords are mapped to
+the lowest identical index afterwards, as in the reference. Inputs are
+validated by the Python wrapper (minih2rec.kernels.codebook.nearest_codeword).
 """
-cimport cython
-from libc.stdint cimport int64_t
+from cython.parallel cimport prange, threadid
+from libc.stdint cimport int64_t, uint8_t
 
 import numpy as np
+
+from minih2rec.kernels._threads import default_threads
+
+cdef extern from "_nearest_tile.h" nogil:
+    enum: TILE_VECS
+    size_t TILE_BUF_BYTES(Py_ssize_t D)
+    void nearest_tile_f32(const float* x, Py_ssize_t rows, Py_ssize_t D, const float* C2,
+                          const float* cc, Py_ssize_t K, void* scratch, float* best, int64_t* code)
+    void nearest_tile_f64(const double* x, Py_ssize_t rows, Py_ssize_t D, const double* C2,
+                          const double* cc, Py_ssize_t K, void* scratch, double* best, int64_t* code)
 
 ctypedef fused floating:
     float
     double
 
-cdef enum:
-    _BLOCK_ELEMS = 1 << 18   # (K, b) score buffer: 1 MB float32, 2 MB float64 (as many GEMM calls as the reference)
-    _MIN_ROWS = 256          # at least this many rows per block (GEMM efficiency for large K)
 
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef void _argmin_block(const floating[:, ::1] dots,   # IN  (K, b) -2 x_i . c_k
-                        const floating[::1] cc,        # IN  (K,)   ||c_k||^2
-                        floating[::1] best,            # OUT (b,)   best score per row
-                        int64_t[::1] idx               # OUT (b,)   its code
-                        ) noexcept nogil:
-    cdef Py_ssize_t i, k, K = dots.shape[0], b = dots.shape[1]
-    cdef floating s, cur, ck
-    cdef int64_t m, old
-    cdef const floating* row = &dots[0, 0]
-    for i in range(b):
-        best[i] = cc[0] + row[i]
-        idx[i] = 0
-    for k in range(1, K):
-        row = &dots[k, 0]
-        ck = cc[k]
-        for i in range(b):                      # rows are contiguous: a vectorisable select
-            s = ck + row[i]
-            cur = best[i]
-            old = idx[i]
-            m = -<int64_t>(s < cur)             # all ones where code k is strictly better
-            idx[i] = (k & m) | (old & ~m)
-            best[i] = s if s < cur else cur
+cdef void _nearest(const floating[:, ::1] x,    # IN  (n, D) rows
+                   const floating[:, ::1] C2,   # IN  (K, D) -2 * codebook
+                   const floating[::1] cc,      # IN  (K,)   ||c_k||^2
+                   floating[::1] best,          # OUT (n,)   best score per row
+                   int64_t[::1] codes,          # OUT (n,)   its code
+                   uint8_t[:, ::1] scratch,     # TMP (threads, TILE_BUF_BYTES(D)) one row per thread
+                   int nthreads) noexcept nogil:
+    cdef Py_ssize_t n = x.shape[0], D = x.shape[1], K = C2.shape[0], t, s
+    cdef Py_ssize_t R = TILE_VECS * 32 // sizeof(floating)          # rows per tile
+    cdef Py_ssize_t ntiles = (n + R - 1) // R
+    for t in prange(ntiles, schedule="static", num_threads=nthreads):
+        s = t * R
+        if floating is float:
+            nearest_tile_f32(&x[s, 0], min(R, n - s), D, &C2[0, 0], &cc[0], K,
+                             &scratch[threadid(), 0], &best[s], &codes[s])
+        else:
+            nearest_tile_f64(&x[s, 0], min(R, n - s), D, &C2[0, 0], &cc[0], K,
+                             &scratch[threadid(), 0], &best[s], &codes[s])
 
 
 def _lowest_duplicate(C):
@@ -76,26 +73,23 @@ def _lowest_duplicate(C):
     return first[inverse.reshape(-1)].astype(np.int64)
 
 
-def nearest_codeword_cy(x, C):
-    """(codes int64 (n,), sqdist (n,)); same contract as nearest_codeword_ref."""
-    cdef Py_ssize_t n = x.shape[0], K = C.shape[0], s, e
-    cdef Py_ssize_t b = max(_MIN_ROWS, min(n, _BLOCK_ELEMS // K))
+def nearest_codeword_cy(x, C, num_threads=0):
+    """(codes int64 (n,), sqdist (n,)); same contract as nearest_codeword_ref.
+
+    ``num_threads``: OpenMP threads over row tiles; 0 = the OpenMP default.
+    """
+    n = x.shape[0]
+    nthreads = num_threads if num_threads > 0 else default_threads()
     cc = np.einsum("kd,kd->k", C, C)                  # (K,) ||c_k||^2, once per call
     C2 = -2 * C                                       # (K, D), exact scaling
-    xx = np.einsum("nd,nd->n", x, x)                  # (n,) ||x||^2
-    buf = np.empty(K * b, dtype=x.dtype)              # reused GEMM output
-    best = np.empty(b, dtype=x.dtype)
+    best = np.empty(n, dtype=x.dtype)
     codes = np.empty(n, dtype=np.int64)
-    single = x.dtype == np.float32
-    for s in range(0, n, b):
-        e = min(n, s + b)
-        blk = buf[:K * (e - s)].reshape(K, e - s)     # (K, e-s), C-contiguous
-        np.matmul(C2, x[s:e].T, out=blk)              # BLAS; releases the GIL
-        if single:
-            _argmin_block[float](blk, cc, best, codes[s:e])
+    scratch = np.empty((nthreads, TILE_BUF_BYTES(x.shape[1])), dtype=np.uint8)
+    if n:
+        if x.dtype == np.float32:
+            _nearest[float](x, C2, cc, best, codes, scratch, nthreads)
         else:
-            _argmin_block[double](blk, cc, best, codes[s:e])
-        xx[s:e] += best[:e - s]                       # ||x||^2 + best score
-    sqdist = np.maximum(xx, 0, out=xx)
+            _nearest[double](x, C2, cc, best, codes, scratch, nthreads)
+    sqdist = np.maximum(np.einsum("nd,nd->n", x, x) + best, 0)
     dup = _lowest_duplicate(C)
     return (codes if dup is None else dup[codes]), sqdist

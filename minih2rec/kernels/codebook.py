@@ -8,11 +8,10 @@ Versions (same contract, checked against each other in tests/test_kernels_codebo
   blocked over codes so one block of the codebook stays in L1 while a block of
   rows streams past it; the inner loop runs over codes so it vectorises
   without reassociating any sum;
-* ``nearest_codeword_cy``  -- Cython (``ext/_codebook.pyx``): blocked GEMM
-  through NumPy/BLAS into a small cache-resident buffer, then one fused,
-  vectorised compiled pass that forms the scores and keeps the running argmin
-  without materialising the (n, K) distance matrix (see that file for why the
-  pass is serial).
+* ``nearest_codeword_cy``  -- Cython (``ext/_codebook.pyx`` + ``ext/_nearest_tile.h``):
+  tiles of 32 rows in parallel; per tile, dot products, scores and the running
+  argmin stay in SIMD registers (AVX2 when the CPU has it), so no (n, K) score
+  matrix is ever written -- the memory traffic the reference pays for.
 
 Contract: ``x`` (n, D) and ``C`` (K, D) C-contiguous, same dtype (float32 or
 float64), finite, ``K >= 1``. Returns ``codes`` (n,) int64 and ``sqdist`` (n,)
@@ -27,14 +26,16 @@ so ``||x||^2`` (constant per row) never changes which code wins, and the clamp
 happens after the argmin (two codes that both round below zero are not turned
 into a tie). Ties: identical codewords give identical scores in the loop
 versions (every code goes through the same arithmetic); BLAS gives no such
-promise across columns, so the GEMM versions map each code to the lowest index
-of an identical codeword (``_lowest_duplicate``) -- duplicates always resolve
-to the lowest index, whatever the backend.
+promise across columns, so the reference (and, as a safeguard, the Cython
+version) maps each code to the lowest index of an identical codeword
+(``_lowest_duplicate``) -- duplicates always resolve to the lowest index,
+whatever the backend.
 """
 import numpy as np
 
 from .. import _backend
 from ._numba import njit, numba
+from ._threads import threads_for
 
 prange = numba.prange if numba is not None else range
 
@@ -139,7 +140,10 @@ def nearest_codeword(x, C):
     x, C = _check(x, C)
     if x.shape[0] == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=x.dtype)
-    return _backend.resolve("nearest_codeword")[1](x, C)
+    backend, fn = _backend.resolve("nearest_codeword")
+    if backend == "cython":                       # small input: one thread (kernels/_threads.py)
+        return fn(x, C, num_threads=threads_for(x.shape[0] * C.shape[0]))
+    return fn(x, C)
 
 
 def _check(x, C):
@@ -153,6 +157,8 @@ def _check(x, C):
         raise ValueError(f"nearest_codeword: x has D={x.shape[1]} columns but C has D={C.shape[1]}")
     if C.shape[0] < 1:
         raise ValueError("nearest_codeword: the codebook C is empty (K=0); need K >= 1")
+    if C.shape[0] >= 2**31:
+        raise ValueError(f"nearest_codeword: K={C.shape[0]} codes; at most 2^31 - 1 are supported")
     if x.shape[1] < 1:
         raise ValueError("nearest_codeword: D=0; the vectors need at least one column")
     dtype = np.float64 if np.float64 in (x.dtype, C.dtype) else np.float32
