@@ -82,6 +82,9 @@ def nearest_codeword_cy(x, C, num_threads=0):
     nthreads = num_threads if num_threads > 0 else default_threads()
     cc = np.einsum("kd,kd->k", C, C)                  # (K,) ||c_k||^2, once per call
     C2 = -2 * C                                       # (K, D), exact scaling
+    if C.shape[0] % 2:                                # tiles take codes in pairs: pad with a
+        C2 = np.vstack([C2, np.zeros_like(C2[:1])])   # code that never wins (score +inf)
+        cc = np.append(cc, np.array(np.inf, dtype=cc.dtype))
     best = np.empty(n, dtype=x.dtype)
     codes = np.empty(n, dtype=np.int64)
     scratch = np.empty((nthreads, TILE_BUF_BYTES(x.shape[1])), dtype=np.uint8)

@@ -12,7 +12,8 @@
  * and a compare + two bitwise selects keep, per row, the lowest score and its
  * code; codes are visited in increasing order and the compare is strict, so a
  * tie keeps the lower index. Every code goes through the same arithmetic, so
- * identical codewords get identical scores.
+ * identical codewords get identical scores. K must be even: the caller pads an
+ * odd codebook with a zero code whose ||c||^2 = +inf never wins.
  *
  * Why C: the vectors are GCC/Clang vector extensions (portable, no intrinsics),
  * and GCC's ``target_clones`` builds an AVX2+FMA and a baseline (SSE2) version
@@ -47,8 +48,8 @@ static inline void *align32(void *p) { return (void *)(((uintptr_t)p + 31) & ~(u
 
 /* keep the lower of (best, s) per lane, and k where s wins (strict <) */
 #define KEEP_BEST(best, code, s, k, V, I, IT) do {                          \
-        I m_ = (s) < (best);                                               \
-        (best) = (V)(((I)(s) & m_) | ((I)(best) & ~m_));                   \
+        I m_ = (s) < (best);                                                   \
+        (best) = (V)(((I)(s) & m_) | ((I)(best) & ~m_));                       \
         (code) = (((I){0} + (IT)(k)) & m_) | ((code) & ~m_);                   \
     } while (0)
 
@@ -69,8 +70,7 @@ static void NAME(const T *x, ptrdiff_t rows, ptrdiff_t D,                      \
         b[j] = (V){0} + (T)INFINITY;                                           \
         c[j] = (I){0};                                                         \
     }                                                                          \
-    ptrdiff_t k = 0;                                                           \
-    for (; k + 1 < K; k += 2) {                    /* two codes per pass over x */\
+    for (ptrdiff_t k = 0; k < K; k += 2) {  /* two codes per pass; K even */    \
         const T *u = C2 + k * D, *v = u + D;                                   \
         V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                              \
         V e0 = {0}, e1 = {0}, e2 = {0}, e3 = {0};                              \
@@ -82,28 +82,14 @@ static void NAME(const T *x, ptrdiff_t rows, ptrdiff_t D,                      \
             e2 += xd[2] * v[d]; e3 += xd[3] * v[d];                            \
         }                                                                      \
         V s;                                                                   \
-        s = a0 + cc[k]; KEEP_BEST(b[0], c[0], s, k, V, I, IT);                     \
-        s = a1 + cc[k]; KEEP_BEST(b[1], c[1], s, k, V, I, IT);                     \
-        s = a2 + cc[k]; KEEP_BEST(b[2], c[2], s, k, V, I, IT);                     \
-        s = a3 + cc[k]; KEEP_BEST(b[3], c[3], s, k, V, I, IT);                     \
-        s = e0 + cc[k + 1]; KEEP_BEST(b[0], c[0], s, k + 1, V, I, IT);             \
-        s = e1 + cc[k + 1]; KEEP_BEST(b[1], c[1], s, k + 1, V, I, IT);             \
-        s = e2 + cc[k + 1]; KEEP_BEST(b[2], c[2], s, k + 1, V, I, IT);             \
-        s = e3 + cc[k + 1]; KEEP_BEST(b[3], c[3], s, k + 1, V, I, IT);             \
-    }                                                                          \
-    if (k < K) {                                   /* odd K: the last code alone */\
-        const T *u = C2 + k * D;                                               \
-        V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                              \
-        for (ptrdiff_t d = 0; d < D; d++) {                                    \
-            const V *xd = xt + d * TILE_VECS;                                  \
-            a0 += xd[0] * u[d]; a1 += xd[1] * u[d];                            \
-            a2 += xd[2] * u[d]; a3 += xd[3] * u[d];                            \
-        }                                                                      \
-        V s;                                                                   \
-        s = a0 + cc[k]; KEEP_BEST(b[0], c[0], s, k, V, I, IT);                     \
-        s = a1 + cc[k]; KEEP_BEST(b[1], c[1], s, k, V, I, IT);                     \
-        s = a2 + cc[k]; KEEP_BEST(b[2], c[2], s, k, V, I, IT);                     \
-        s = a3 + cc[k]; KEEP_BEST(b[3], c[3], s, k, V, I, IT);                     \
+        s = a0 + cc[k]; KEEP_BEST(b[0], c[0], s, k, V, I, IT);                 \
+        s = a1 + cc[k]; KEEP_BEST(b[1], c[1], s, k, V, I, IT);                 \
+        s = a2 + cc[k]; KEEP_BEST(b[2], c[2], s, k, V, I, IT);                 \
+        s = a3 + cc[k]; KEEP_BEST(b[3], c[3], s, k, V, I, IT);                 \
+        s = e0 + cc[k + 1]; KEEP_BEST(b[0], c[0], s, k + 1, V, I, IT);         \
+        s = e1 + cc[k + 1]; KEEP_BEST(b[1], c[1], s, k + 1, V, I, IT);         \
+        s = e2 + cc[k + 1]; KEEP_BEST(b[2], c[2], s, k + 1, V, I, IT);         \
+        s = e3 + cc[k + 1]; KEEP_BEST(b[3], c[3], s, k + 1, V, I, IT);         \
     }                                                                          \
     for (ptrdiff_t r = 0; r < rows; r++) {                                     \
         best_out[r] = b[r / W][r % W];                                         \
