@@ -22,7 +22,7 @@ Configurations (``--set``):
 Levers the measured configurations use (each documented where it lives):
 
 * dynamic length -- each batch is cut to its longest row (``TrainConfig.dynamic_length``);
-* length buckets (Yelp H2Rec only, ``TrainConfig.bucket=True``) -- users of similar length share
+* length buckets (the H2Rec sets; ``TrainConfig.bucket``, on by default) -- users of similar length share
   a batch, so the long-tailed Yelp lengths (median 7, a few of 200) cost about their real
   tokens: ~150k row-tokens per epoch instead of ~1.5M with random batches;
 * row-chunked recomputation (``models/recompute.py``) -- an H2Rec batch above
@@ -54,8 +54,8 @@ SETS = {
              dynamic=False, loss="full_softmax", d=64, max_len=200),
     ],
     "h2rec": [
-        dict(label="H2Rec ML-1M-shaped (d=64, full softmax)", model="h2rec", shape="ml-1m",
-             dynamic=True, loss="full_softmax", d=64, max_len=200, levels=4, K=128),
+        dict(label="H2Rec ML-1M-shaped (d=64, full softmax), bucketed", model="h2rec", shape="ml-1m",
+             dynamic=True, bucket=True, loss="full_softmax", d=64, max_len=200, levels=4, K=128),
         dict(label="H2Rec Yelp-shaped (d=128, bce + L_code + L_msg), bucketed", model="h2rec",
              shape="yelp", dynamic=True, bucket=True, loss="bce", d=128, max_len=200, levels=4, K=128),
     ],

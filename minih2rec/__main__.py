@@ -46,7 +46,7 @@ def _train_config(args):
     over = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "patience", "seed")
             if getattr(args, k) is not None}
     over["dynamic_length"] = not args.no_dynamic
-    over["bucket"] = args.bucket
+    over["bucket"] = not args.no_bucket
     return preset(args.train_preset, **over)
 
 
@@ -146,7 +146,8 @@ def _add_train_args(p):
     p.add_argument("--lr", type=float)
     p.add_argument("--patience", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--bucket", action="store_true", help="length-bucketed batches")
+    p.add_argument("--no-bucket", action="store_true",
+                   help="random batches instead of length-bucketed ones (slower, the same users per epoch)")
     p.add_argument("--no-dynamic", action="store_true", help="pad every batch to max_len")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))

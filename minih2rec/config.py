@@ -17,7 +17,8 @@ class TrainConfig:
     eval_every: int = 1          # validate after every epoch (cheap at these sizes)
     seed: int = 0                # seeds batching, negatives and evaluation sampling
     dynamic_length: bool = True  # cut each batch to its longest real row (same results, less work)
-    bucket: bool = False         # group users of similar length into batches (faster, batch order shuffled)
+    bucket: bool = True          # group users of similar length into batches: ~1.5-3x less work on
+                                 # long-tailed lengths, same users per epoch, batch order shuffled
     eval_protocol: str = "full"  # "full" ranking (default) or "sampled" (100 negatives, the paper's)
     eval_metric: str = "NDCG@10"  # what early stopping watches
     eval_batch_size: int = 256   # users scored at once during evaluation

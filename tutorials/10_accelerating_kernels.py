@@ -336,40 +336,47 @@ else:
           f"https://github.com/ (minih2rec/ext/_codebook.pyx) instead")
 
 # %% [markdown]
-# The compiled heart — the fused score + argmin pass over one block:
+# The compiled heart is a small C header beside the `.pyx`, `_nearest_tile.h`: one tile of
+# rows against the whole codebook, with the dot products, scores and running argmin kept in
+# SIMD registers:
 
 # %%
-if pyx.is_file():
-    print(excerpt(pyx, "cdef void _argmin_block"))
+tile_h = pyx.with_name("_nearest_tile.h")
+if tile_h.is_file():
+    text = tile_h.read_text(encoding="utf-8")
+    print(text[text.index("#define DEFINE_NEAREST_TILE"):text.index("DEFINE_NEAREST_TILE(nearest_tile_f32")])
 
 # %% [markdown]
 # What to notice:
 #
-# * **Blocking.** Rows are processed `b` at a time with `b·K ≈ 131,072` scores per block
-#   (512 KB in float32): the block of scores is written by the matrix product and read back by
-#   the argmin pass while it is still in the cache, instead of an (n, K) matrix in main memory
-#   (100 MB for our n; 1 GB for a million rows). The same idea at a smaller scale is why the
-#   `_nb` loop walks the codebook 64 codes at a time.
-# * **Fusion.** Score, running minimum and index are one pass: no `argmin`, no
-#   `take_along_axis`, no temporaries.
-# * **Vectorisation without branches.** `m = -(s < cur)` is all ones or all zeros, and
-#   `idx = (k & m) | (old & ~m)` selects without an `if`, so the C compiler turns the loop over
-#   contiguous rows into SIMD instructions. `boundscheck(False)` / `wraparound(False)` remove
-#   the index checks; typed memoryviews (`floating[:, ::1]`) make the inner loop plain C.
-#   `floating` is a *fused type*: one source, compiled for float32 and float64.
-# * **Threads (OpenMP).** `from cython.parallel import prange` turns a loop into an OpenMP
-#   parallel loop (`#pragma omp parallel for`), which needs the GIL released (`nogil`) and the
-#   compiler flag `-fopenmp`. The package's `setup.py` *probes* for OpenMP with a tiny test
-#   compile and builds serially when it is missing (or when `MINIH2REC_NO_OPENMP=1`). Read the
-#   header above for what the package decided for *this* kernel: here the matrix product
-#   already runs on BLAS's threads, and alternating two thread pools block after block can
-#   cost more than it gains — a decision made by measuring, not by assuming. Numba's
-#   `prange` (section 5) is the same idea with Numba's own threading layer.
+# * **Blocking for registers, not just caches.** A tile is 32 float32 rows = 4 vectors of 8
+#   lanes, copied transposed so one vector holds coordinate `d` of 8 rows. Two codes at a
+#   time, `a0..a3, e0..e3` are 8 accumulators: each coordinate costs 4 vector loads and 2
+#   scalar broadcasts for 8 fused multiply-adds. The codebook (`K x D`, 32 KB at K=256, D=32)
+#   stays in the L1/L2 cache while tiles stream past it — the same idea as the `_nb` loop's
+#   64-code blocks, one level further down.
+# * **Fusion.** The `(n, K)` score matrix the NumPy version writes (and reads back for
+#   `argmin`) never exists: at small `D` that memory traffic, not the arithmetic, is what
+#   the NumPy version spends its time on.
+# * **Vectorisation without branches or intrinsics.** The vector types are GCC/Clang vector
+#   extensions (`float __attribute__((vector_size(32)))`), so `a0 += xd[0] * u[d]` is one
+#   SIMD instruction. `s < best` gives a lane mask of all ones or zeros, and
+#   `(k & m) | (old & ~m)` selects without an `if`. `target_clones("avx2,fma", "default")`
+#   compiles the function twice and picks the AVX2 version at load time when the CPU has it,
+#   so the build stays portable (no `-march=native`).
+# * **Threads (OpenMP).** Tiles are independent, so the `.pyx` driver runs them with
+#   `prange` (`#pragma omp parallel for`), which needs the GIL released (`nogil`) and the
+#   compiler flag `-fopenmp`; each thread uses its own row of a scratch array
+#   (`threadid()`). The package's `setup.py` *probes* for OpenMP with a tiny test compile and
+#   builds serially when it is missing (or when `MINIH2REC_NO_OPENMP=1`). Small calls run on
+#   one thread: starting a thread team costs more than they do.
 #
-# The Python driver around it (one GEMM per block into a reused buffer, then the compiled pass):
+# The Cython driver around it (`floating` is a *fused type*: one source, compiled for float32
+# and float64; typed memoryviews `floating[:, ::1]` make the indexing plain C):
 
 # %%
 if pyx.is_file():
+    print(excerpt(pyx, "cdef void _nearest"))
     print(excerpt(pyx, "def nearest_codeword_cy"))
 
 # %% [markdown]
