@@ -32,7 +32,7 @@ def _data_spec(args):
 
 def _model_overrides(args):
     keys = ("max_len", "d", "heads", "blocks", "dropout", "loss", "num_levels", "codebook_size",
-            "lambda_code", "lambda_msg")
+            "lambda_code", "lambda_msg", "hid_dropout")
     over = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     for flag, field in (("no_cross_attention", "cross_attention"), ("no_gate", "gate"),
                         ("no_residual", "residual")):
@@ -70,7 +70,7 @@ def _cmd_compare(args):
     from .compare import compare
     shared = _model_overrides(args)
     semantic = ("num_levels", "codebook_size")
-    h2rec_only = ("lambda_code", "lambda_msg", "cross_attention", "gate", "residual")
+    h2rec_only = ("lambda_code", "lambda_msg", "hid_dropout", "cross_attention", "gate", "residual")
     per_model = {}
     for m in args.models:
         over = {k: v for k, v in shared.items() if k not in h2rec_only + semantic}
@@ -133,6 +133,8 @@ def _add_model_args(p):
     p.add_argument("--codebook-size", type=int, help="codes per level K (default ~sqrt of the item count)")
     p.add_argument("--lambda-code", type=float, help="h2rec: weight of the code-guided alignment loss")
     p.add_argument("--lambda-msg", type=float, help="h2rec: weight of the masked granularity loss")
+    p.add_argument("--hid-dropout", type=float,
+                   help="h2rec: probability of dropping an item's hash-ID row from the score table per step")
     p.add_argument("--no-cross-attention", action="store_true", help="h2rec ablation")
     p.add_argument("--no-gate", action="store_true", help="h2rec ablation: uniform level weights")
     p.add_argument("--no-residual", action="store_true",

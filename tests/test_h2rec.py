@@ -41,7 +41,8 @@ BATCH = make_batch([[1, 2, 3, 4], [5, 6, 7, 8, 9, 10], [11, 12, 1]], T=6)
 @pytest.mark.parametrize("field, value", [("lambda_code", -0.1), ("tau_msg", 0.0), ("tau_code", -1.0),
                                           ("code_items_cap", 0), ("cooc_window", 0), ("mask_levels", 4),
                                           ("gate", 1), ("num_levels", 0), ("heads", 3), ("code_init", "pca"),
-                                          ("loss", "hinge"), ("dropout", 1.0), ("gate_hidden", 0)])
+                                          ("loss", "hinge"), ("dropout", 1.0), ("gate_hidden", 0),
+                                          ("hid_dropout", 1.0), ("hid_dropout", -0.1)])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=f"H2RecConfig.{field}="):
         config(**{field: value})
@@ -148,6 +149,22 @@ def test_ablation_flags_change_the_computation():
         assert not np.allclose(other(BATCH.seq, BATCH.positions).data, H, atol=1e-4), flag
     assert model(cross_attention=False).num_parameters() < base.num_parameters()
     assert model(shared_backbone=False).num_parameters() > base.num_parameters()
+
+
+def test_hid_dropout_drops_whole_hash_id_rows_in_training_only():
+    m = model(hid_dropout=0.5)
+    full = np.concatenate([m.item_emb.weight.data, m.code_emb.table().data], axis=1)   # (V+1, 2d)
+    m.eval()
+    np.testing.assert_array_equal(m._table(m.code_emb.table()).data, full)            # eval: all rows
+    m.train()
+    dropped = []
+    for _ in range(20):
+        t = m._table(m.code_emb.table()).data
+        np.testing.assert_array_equal(t[:, 8:], full[:, 8:])                        # e_s never dropped
+        gone = (t[:, :8] == 0).all(axis=1)
+        np.testing.assert_array_equal(t[~gone, :8], full[~gone, :8])                 # kept rows unscaled
+        dropped.append(gone[1:].mean())
+    assert 0.35 < np.mean(dropped) < 0.65                                            # ~p of the rows
 
 
 def test_without_cross_attention_the_hid_branch_ignores_codes():

@@ -55,6 +55,10 @@ class H2RecConfig(SIDConfig):
     hot_start: bool = False     # True: E_h starts from the PCA of the content vectors
     gate_hidden: int = None     # width of the gate MLP; None = d
     mask_levels: int = None     # levels masked in L_msg; None = max(1, L // 2) (DESIGN §4)
+    hid_dropout: float = 0.0    # training only: each item's E_h row leaves the score table with this
+                                # probability per step (item-ID dropout, as DropoutNet does for cold
+                                # start), so the model also learns to score an item from e_s alone --
+                                # all a rare item, whose E_h sees few updates, really has. 0 = off (paper)
 
     def __post_init__(self):
         super().__post_init__()
@@ -63,6 +67,7 @@ class H2RecConfig(SIDConfig):
             check_field(getattr(c, name) >= 0, c, name, getattr(c, name), ">= 0")
         for name in ("tau_code", "tau_msg"):
             check_field(getattr(c, name) > 0, c, name, getattr(c, name), "> 0")
+        check_field(0 <= c.hid_dropout < 1, c, "hid_dropout", c.hid_dropout, "in [0, 1)")
         check_field(c.code_items_cap >= 1, c, "code_items_cap", c.code_items_cap, ">= 1")
         check_field(c.code_positive_cap >= 0, c, "code_positive_cap", c.code_positive_cap, ">= 0")
         check_field(c.cooc_window >= 1, c, "cooc_window", c.cooc_window, ">= 1")
@@ -255,7 +260,12 @@ class H2Rec(TableRecommender):
         return self._table(self.code_emb.table())
 
     def _table(self, es_table):
-        return ops.concatenate([self.item_emb.weight, es_table], axis=-1)     # (V+1, 2d)
+        E_h = self.item_emb.weight                                            # (V+1, d)
+        p = self.config.hid_dropout
+        if self.training and p > 0:       # whole rows, not rescaled: a kept row scores as at eval
+            keep = self.rng.random(E_h.shape[0]) >= p                         # (V+1,)
+            E_h = E_h * Tensor(keep[:, None].astype(E_h.dtype))
+        return ops.concatenate([E_h, es_table], axis=-1)                      # (V+1, 2d)
 
     def loss(self, batch):
         """``L_rec + lambda_code L_code + lambda_msg L_msg`` for a Batch -> scalar Tensor.
