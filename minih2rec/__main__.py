@@ -142,7 +142,8 @@ def _add_model_args(p):
 
 
 def _add_train_args(p):
-    p.add_argument("--train-preset", default="default", help="tiny | default | paper")
+    p.add_argument("--train-preset", default="default",
+                   help="tiny | quick (the README quick start) | default (early stopping decides) | paper")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
