@@ -14,14 +14,6 @@ that each part of the model finds it:
   Inside a cluster the next item is, with probability ``p_follow``, the fixed
   *successor* of the user's last item there (a planted, learnable next-item rule),
   otherwise a popularity-weighted draw. No user sees an item twice.
-* **semantic successors** -- an item's successor is its nearest neighbour by content
-  within its cluster (``successor="content"``, the default): what follows an item is
-  predictable from what it *is*, the property semantic IDs exploit and the one real
-  catalogues have (sequels, same director, same style). So a rare item, whose ID
-  embedding sees few updates, can still be predicted through its codes -- the
-  head/tail seesaw appears. ``successor="popular"`` draws each successor by popularity
-  instead (the first version of this generator): successors are then mostly head items
-  and content says nothing about the next item beyond its cluster.
 
 The planted cluster of each item is in ``inter.item_meta["cluster"]`` (-1 for padding).
 
@@ -49,8 +41,7 @@ class SyntheticConfig:
     min_len: int = 10            # leave-one-out needs >= 3; 10 gives every user history
     max_len: int = 60            # lengths are min_len + Exp(mean_extra), clipped here
     mean_extra: float = 15.0     # mean length ~ 25, a typical short-sequence dataset
-    zipf_a: float = 1.3          # popularity exponent: the head 20% of items get ~2/3 of the
-                                 # interactions and ~1/4 of items fewer than 10, as in ML-100K
+    zipf_a: float = 1.1          # popularity exponent; > 1 makes a clear long tail
     p_stay: float = 0.8          # chance to stay in the current cluster at each step
     p_follow: float = 0.5        # chance the next item is the planted successor
     noise: float = 0.6           # content noise norm relative to the unit cluster centre
@@ -58,7 +49,6 @@ class SyntheticConfig:
     words_per_item: int = 5      # cluster words in one item's text
     filler_words: int = 40       # shared vocabulary (noise for TF-IDF)
     fillers_per_item: int = 3    # filler words in one item's text
-    successor: str = "content"   # "content": nearest neighbour by content; "popular": popularity draw
 
 
 PRESETS = {
@@ -89,38 +79,20 @@ def make_synthetic(preset="default", seed=0, **overrides):
     cfg = replace(PRESETS[preset], **overrides)
     if cfg.num_clusters < 1 or cfg.num_items < cfg.num_clusters or cfg.min_len < 1:
         raise ValueError(f"need 1 <= num_clusters <= num_items and min_len >= 1, got {cfg}")
-    if cfg.successor not in ("content", "popular"):
-        raise ValueError(f"SyntheticConfig.successor must be 'content' or 'popular', got {cfg.successor!r}")
     rng = np.random.default_rng(seed)
     V, C = cfg.num_items, cfg.num_clusters
     cluster = np.concatenate([[-1], rng.permutation(np.arange(V) % C)])   # (V+1,)
     weight = _zipf_weights(rng, V, cfg.zipf_a)                           # (V+1,), [0] = 0
-    content = _planted_content(rng, cluster, cfg.dim, cfg.noise)         # (V+1, dim)
-    successor = (_content_successors(content, cluster) if cfg.successor == "content"
-                 else _planted_successors(rng, cluster, weight))
-    walker = _Walker(rng, cfg, cluster, weight, successor)
+    walker = _Walker(rng, cfg, cluster, weight)
     lengths = np.minimum(cfg.min_len + rng.exponential(cfg.mean_extra, cfg.num_users).astype(int),
                          min(cfg.max_len, V))
     sequences = [walker.walk(int(n)) for n in lengths]
     return Interactions(
         sequences=sequences, num_items=V, user_ids=np.arange(cfg.num_users, dtype=np.int64),
         item_ids=np.arange(V + 1, dtype=np.int64),
-        item_text=_planted_text(rng, cluster, cfg), content=content,
+        item_text=_planted_text(rng, cluster, cfg), content=_planted_content(rng, cluster, cfg.dim,
+                                                                            cfg.noise),
         name=f"synthetic-{preset}", item_meta={"cluster": cluster})
-
-
-def _content_successors(content, cluster):
-    """(V+1,) int64: each item's fixed next item, its nearest neighbour by content in its cluster.
-
-    A one-item cluster points to itself, which the walk never follows (the item is seen).
-    """
-    successor = np.zeros(len(cluster), dtype=np.int64)
-    for c in range(int(cluster.max()) + 1):
-        m = np.flatnonzero(cluster == c)
-        sim = content[m] @ content[m].T                                   # (n, n) cosine
-        np.fill_diagonal(sim, -np.inf)                                    # not itself
-        successor[m] = m[np.argmax(sim, axis=1)] if len(m) > 1 else m
-    return successor
 
 
 def _planted_successors(rng, cluster, weight):
@@ -152,13 +124,13 @@ class _Walker:
     popularity-weighted sampling without replacement); a draw takes the next unseen item.
     """
 
-    def __init__(self, rng, cfg, cluster, weight, successor):
+    def __init__(self, rng, cfg, cluster, weight):
         self.rng, self.cfg = rng, cfg
         C = int(cluster.max()) + 1
         self.members = [np.flatnonzero(cluster == c) for c in range(C)]
         self.logw = [np.log(weight[m]) for m in self.members]
         self.mass = np.array([weight[m].sum() for m in self.members])
-        self.successor = successor.tolist()
+        self.successor = _planted_successors(rng, cluster, weight).tolist()
 
     def walk(self, n):
         """One user's sequence of n distinct items, (n,) int64."""
