@@ -6,7 +6,7 @@
  * Its rows are first copied transposed into ``buf`` (D, R), so one vector holds
  * coordinate d of W rows. Then, for two codes at a time,
  *
- *     acc[j] = sum_d  x[rows of vector j, d] * (-2 C[k, d])      (8 vector FMAs per d)
+ *     acc[j] = sum_d  x[rows of vector j, d] * (-2 C[k, d])      (8 vector multiply-adds per d)
  *     score  = ||c_k||^2 + acc[j]
  *
  * and a compare + two bitwise selects keep, per row, the lowest score and its
@@ -16,7 +16,7 @@
  * odd codebook with a zero code whose ||c||^2 = +inf never wins.
  *
  * Why C: the vectors are GCC/Clang vector extensions (portable, no intrinsics),
- * and GCC's ``target_clones`` builds an AVX2+FMA and a baseline (SSE2) version
+ * and GCC's ``target_clones`` builds an AVX2 and a baseline (SSE2) version
  * of each tile function and picks one at load time from the CPU it runs on --
  * no -march=native. A compiler without vector extensions (MSVC) fails this
  * extension's build; setup.py then installs the Numba version instead.
@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MINIH2REC_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#define MINIH2REC_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define MINIH2REC_CLONES
 #endif

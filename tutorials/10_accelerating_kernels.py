@@ -352,7 +352,7 @@ if tile_h.is_file():
 # * **Blocking for registers, not just caches.** A tile is 32 float32 rows = 4 vectors of 8
 #   lanes, copied transposed so one vector holds coordinate `d` of 8 rows. Two codes at a
 #   time, `a0..a3, e0..e3` are 8 accumulators: each coordinate costs 4 vector loads and 2
-#   scalar broadcasts for 8 fused multiply-adds. The codebook (`K x D`, 32 KB at K=256, D=32)
+#   scalar broadcasts for 8 multiply-adds. The codebook (`K x D`, 32 KB at K=256, D=32)
 #   stays in the L1/L2 cache while tiles stream past it — the same idea as the `_nb` loop's
 #   64-code blocks, one level further down.
 # * **Fusion.** The `(n, K)` score matrix the NumPy version writes (and reads back for
@@ -361,7 +361,7 @@ if tile_h.is_file():
 # * **Vectorisation without branches or intrinsics.** The vector types are GCC/Clang vector
 #   extensions (`float __attribute__((vector_size(32)))`), so `a0 += xd[0] * u[d]` is one
 #   SIMD instruction. `s < best` gives a lane mask of all ones or zeros, and
-#   `(k & m) | (old & ~m)` selects without an `if`. `target_clones("avx2,fma", "default")`
+#   `(k & m) | (old & ~m)` selects without an `if`. `target_clones("avx2", "default")`
 #   compiles the function twice and picks the AVX2 version at load time when the CPU has it,
 #   so the build stays portable (no `-march=native`).
 # * **Threads (OpenMP).** Tiles are independent, so the `.pyx` driver runs them with
