@@ -3,11 +3,11 @@
 
 Design: one fused, register-blocked pass -- no (n, K) score matrix anywhere.
 
-The rows are cut into tiles of 32 (float32) or 16 (float64) rows. For one tile,
+The rows are cut into tiles of 16 (float32) or 8 (float64) rows. For one tile,
 ``nearest_tile_f32/f64`` (C, ``_nearest_tile.h``) copies the rows transposed
 into its thread's row of a scratch array (D x tile, in L1 for the usual D),
-then sweeps the codebook two codes at a time: the dot products of the whole
-tile with both codes accumulate in 8 SIMD registers, become scores
+then sweeps the codebook six codes at a time: the dot products of the whole
+tile with the six codes accumulate in 12 SIMD registers, become scores
 ``||c_k||^2 - 2 x.c_k`` and update the running best score and code of every
 row of the tile, all in registers. The codebook (K x D) is read once per tile and stays in L1/L2, which
 is the "blocked over rows and codes" of the contract; the only memory traffic
@@ -82,9 +82,12 @@ def nearest_codeword_cy(x, C, num_threads=0):
     nthreads = num_threads if num_threads > 0 else default_threads()
     cc = np.einsum("kd,kd->k", C, C)                  # (K,) ||c_k||^2, once per call
     C2 = -2 * C                                       # (K, D), exact scaling
-    if C.shape[0] % 2:                                # tiles take codes in pairs: pad with a
-        C2 = np.vstack([C2, np.zeros_like(C2[:1])])   # code that never wins (score +inf)
-        cc = np.append(cc, np.array(np.inf, dtype=cc.dtype))
+    pad = (-C.shape[0]) % 6                           # tiles take codes six at a time: pad with
+    if pad:                                           # codes that never win (score +inf)
+        C2 = np.vstack([C2, np.zeros((pad, C2.shape[1]), C2.dtype)])
+        cc = np.append(cc, np.full(pad, np.inf, dtype=cc.dtype))
+    K6 = C2.shape[0]                                  # (K6/6, D, 6): a group's six values per d adjacent
+    C2 = np.ascontiguousarray(C2.reshape(K6 // 6, 6, -1).transpose(0, 2, 1)).reshape(K6, -1)
     best = np.empty(n, dtype=x.dtype)
     codes = np.empty(n, dtype=np.int64)
     scratch = np.empty((nthreads, TILE_BUF_BYTES(x.shape[1])), dtype=np.uint8)

@@ -2,18 +2,23 @@
  * running argmin never leave the registers. The compute core of
  * ext/_codebook.pyx.
  *
- * A tile is R = 4 * W rows (W = SIMD lanes: 8 float32 or 4 float64 in 256 bits).
- * Its rows are first copied transposed into ``buf`` (D, R), so one vector holds
- * coordinate d of W rows. Then, for two codes at a time,
+ * A tile is R = 2 * W rows (W = SIMD lanes: 8 float32 or 4 float64 in 256 bits).
+ * Its rows are first copied transposed into ``scratch`` (D, R), so one vector
+ * holds coordinate d of W rows. Then, for six codes at a time,
  *
- *     acc[j] = sum_d  x[rows of vector j, d] * (-2 C[k, d])      (8 vector multiply-adds per d)
- *     score  = ||c_k||^2 + acc[j]
+ *     acc[c][j] = sum_d  x[rows of vector j, d] * (-2 C[k + c, d])
+ *     score     = ||c_{k+c}||^2 + acc[c][j]
+ *
+ * 12 accumulators in registers; per d, 2 vector loads of x and 6 broadcasts of
+ * the codebook (laid out (K/6, D, 6) by the caller, so the six are adjacent)
+ * feed 12 vector multiply-adds -- few loads per multiply-add, the shape of a
+ * BLAS micro-kernel.
  *
  * and a compare + two bitwise selects keep, per row, the lowest score and its
  * code; codes are visited in increasing order and the compare is strict, so a
  * tie keeps the lower index. Every code goes through the same arithmetic, so
- * identical codewords get identical scores. K must be even: the caller pads an
- * odd codebook with a zero code whose ||c||^2 = +inf never wins.
+ * identical codewords get identical scores. K must be a multiple of 6: the
+ * caller pads the codebook with zero codes whose ||c||^2 = +inf never win.
  *
  * Why C: the vectors are GCC/Clang vector extensions (portable, no intrinsics),
  * and GCC's ``target_clones`` builds an AVX2 and a baseline (SSE2) version
@@ -39,7 +44,7 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 typedef double  f64x4 __attribute__((vector_size(32)));
 typedef int64_t i64x4 __attribute__((vector_size(32)));
 
-#define TILE_VECS 4   /* vectors per tile: 4 x 8 = 32 float32 rows, 4 x 4 = 16 float64 rows */
+#define TILE_VECS 2   /* vectors per tile: 2 x 8 = 16 float32 rows, 2 x 4 = 8 float64 rows */
 
 /* bytes of scratch a thread needs for tiles of D columns (+ 32 to align it) */
 #define TILE_BUF_BYTES(D) ((size_t)(D) * TILE_VECS * 32 + 32)
@@ -70,26 +75,33 @@ static void NAME(const T *x, ptrdiff_t rows, ptrdiff_t D,                      \
         b[j] = (V){0} + (T)INFINITY;                                           \
         c[j] = (I){0};                                                         \
     }                                                                          \
-    for (ptrdiff_t k = 0; k < K; k += 2) {  /* two codes per pass; K even */    \
-        const T *u = C2 + k * D, *v = u + D;                                   \
-        V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                              \
-        V e0 = {0}, e1 = {0}, e2 = {0}, e3 = {0};                              \
+    for (ptrdiff_t k = 0; k < K; k += 6) {  /* six codes per pass; C2 as (K/6, D, 6) */ \
+        const T *u = C2 + k * D;                                               \
+        V p0a = {0}, p0b = {0}, p1a = {0}, p1b = {0}, p2a = {0}, p2b = {0};  /* pJx: code k+J, vector x */ \
+        V p3a = {0}, p3b = {0}, p4a = {0}, p4b = {0}, p5a = {0}, p5b = {0};    \
         for (ptrdiff_t d = 0; d < D; d++) {                                    \
-            const V *xd = xt + d * TILE_VECS;                                  \
-            a0 += xd[0] * u[d]; a1 += xd[1] * u[d];                            \
-            a2 += xd[2] * u[d]; a3 += xd[3] * u[d];                            \
-            e0 += xd[0] * v[d]; e1 += xd[1] * v[d];                            \
-            e2 += xd[2] * v[d]; e3 += xd[3] * v[d];                            \
+            const V x0 = xt[2 * d], x1 = xt[2 * d + 1];                        \
+            const T *w = u + 6 * d;                                            \
+            p0a += x0 * w[0]; p0b += x1 * w[0];                                \
+            p1a += x0 * w[1]; p1b += x1 * w[1];                                \
+            p2a += x0 * w[2]; p2b += x1 * w[2];                                \
+            p3a += x0 * w[3]; p3b += x1 * w[3];                                \
+            p4a += x0 * w[4]; p4b += x1 * w[4];                                \
+            p5a += x0 * w[5]; p5b += x1 * w[5];                                \
         }                                                                      \
         V s;                                                                   \
-        s = a0 + cc[k]; KEEP_BEST(b[0], c[0], s, k, V, I, IT);                 \
-        s = a1 + cc[k]; KEEP_BEST(b[1], c[1], s, k, V, I, IT);                 \
-        s = a2 + cc[k]; KEEP_BEST(b[2], c[2], s, k, V, I, IT);                 \
-        s = a3 + cc[k]; KEEP_BEST(b[3], c[3], s, k, V, I, IT);                 \
-        s = e0 + cc[k + 1]; KEEP_BEST(b[0], c[0], s, k + 1, V, I, IT);         \
-        s = e1 + cc[k + 1]; KEEP_BEST(b[1], c[1], s, k + 1, V, I, IT);         \
-        s = e2 + cc[k + 1]; KEEP_BEST(b[2], c[2], s, k + 1, V, I, IT);         \
-        s = e3 + cc[k + 1]; KEEP_BEST(b[3], c[3], s, k + 1, V, I, IT);         \
+        s = p0a + cc[k]; KEEP_BEST(b[0], c[0], s, k, V, I, IT);                \
+        s = p0b + cc[k]; KEEP_BEST(b[1], c[1], s, k, V, I, IT);                \
+        s = p1a + cc[k + 1]; KEEP_BEST(b[0], c[0], s, k + 1, V, I, IT);        \
+        s = p1b + cc[k + 1]; KEEP_BEST(b[1], c[1], s, k + 1, V, I, IT);        \
+        s = p2a + cc[k + 2]; KEEP_BEST(b[0], c[0], s, k + 2, V, I, IT);        \
+        s = p2b + cc[k + 2]; KEEP_BEST(b[1], c[1], s, k + 2, V, I, IT);        \
+        s = p3a + cc[k + 3]; KEEP_BEST(b[0], c[0], s, k + 3, V, I, IT);        \
+        s = p3b + cc[k + 3]; KEEP_BEST(b[1], c[1], s, k + 3, V, I, IT);        \
+        s = p4a + cc[k + 4]; KEEP_BEST(b[0], c[0], s, k + 4, V, I, IT);        \
+        s = p4b + cc[k + 4]; KEEP_BEST(b[1], c[1], s, k + 4, V, I, IT);        \
+        s = p5a + cc[k + 5]; KEEP_BEST(b[0], c[0], s, k + 5, V, I, IT);        \
+        s = p5b + cc[k + 5]; KEEP_BEST(b[1], c[1], s, k + 5, V, I, IT);        \
     }                                                                          \
     for (ptrdiff_t r = 0; r < rows; r++) {                                     \
         best_out[r] = b[r / W][r % W];                                         \

@@ -349,12 +349,13 @@ if tile_h.is_file():
 # %% [markdown]
 # What to notice:
 #
-# * **Blocking for registers, not just caches.** A tile is 32 float32 rows = 4 vectors of 8
-#   lanes, copied transposed so one vector holds coordinate `d` of 8 rows. Two codes at a
-#   time, `a0..a3, e0..e3` are 8 accumulators: each coordinate costs 4 vector loads and 2
-#   scalar broadcasts for 8 multiply-adds. The codebook (`K x D`, 32 KB at K=256, D=32)
-#   stays in the L1/L2 cache while tiles stream past it — the same idea as the `_nb` loop's
-#   64-code blocks, one level further down.
+# * **Blocking for registers, not just caches.** A tile is 16 float32 rows = 2 vectors of 8
+#   lanes, copied transposed so one vector holds coordinate `d` of 8 rows. Six codes at a
+#   time, `p0a..p5b` are 12 accumulators: each coordinate costs 2 vector loads and 6 scalar
+#   broadcasts for 12 multiply-adds (the codebook is re-laid out as `(K/6, D, 6)` so the six
+#   values sit side by side) — the shape of a BLAS micro-kernel. The codebook (`K x D`,
+#   32 KB at K=256, D=32) stays in the L1/L2 cache while tiles stream past it — the same
+#   idea as the `_nb` loop's 64-code blocks, one level further down.
 # * **Fusion.** The `(n, K)` score matrix the NumPy version writes (and reads back for
 #   `argmin`) never exists: at small `D` that memory traffic, not the arithmetic, is what
 #   the NumPy version spends its time on.
