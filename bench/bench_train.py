@@ -88,7 +88,8 @@ def run_one(cfg, quick):
     trainer._run_epoch()
     epoch_s = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return dict(label=cfg["label"], users=users, blas=os.environ.get("OPENBLAS_NUM_THREADS", "default"), interactions=int(inter.num_interactions),
+    return dict(label=cfg["label"], users=users, blas=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+                interactions=int(inter.num_interactions),
                 setup_s=round(setup_s, 1), epoch_s=round(epoch_s, 1),
                 seq_per_s=round(users / epoch_s, 1), peak_rss_mb=round(rss_mb), np=np.__version__)
 

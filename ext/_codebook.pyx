@@ -31,6 +31,7 @@ from libc.stdint cimport int64_t, uint8_t
 import numpy as np
 
 from minih2rec.kernels._threads import default_threads
+from minih2rec.kernels.codebook import _lowest_duplicate
 
 cdef extern from "_nearest_tile.h" nogil:
     enum: TILE_VECS
@@ -63,14 +64,6 @@ cdef void _nearest(const floating[:, ::1] x,    # IN  (n, D) rows
         else:
             nearest_tile_f64(&x[s, 0], min(R, n - s), D, &C2[0, 0], &cc[0], K,
                              &scratch[threadid(), 0], &best[s], &codes[s])
-
-
-def _lowest_duplicate(C):
-    """(K,) map from each code to the lowest index of an identical codeword, or None."""
-    _, first, inverse = np.unique(C, axis=0, return_index=True, return_inverse=True)
-    if first.shape[0] == C.shape[0]:
-        return None
-    return first[inverse.reshape(-1)].astype(np.int64)
 
 
 def nearest_codeword_cy(x, C, num_threads=0):

@@ -19,12 +19,9 @@ from cython.parallel cimport prange
 from libc.math cimport exp, expf, log, INFINITY
 from libc.stdint cimport int64_t
 
-
 import numpy as np
 
-
 from minih2rec.kernels._threads import default_threads
-
 
 ctypedef fused floating:
     float

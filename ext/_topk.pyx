@@ -19,12 +19,9 @@ from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 
-
 import numpy as np
 
-
 from minih2rec.kernels._threads import default_threads
-
 
 ctypedef fused floating:
     float

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minih2rec.autograd import Tensor, gradcheck, is_grad_enabled, no_grad, ops
+from minih2rec.autograd import Tensor, enable_grad, gradcheck, is_grad_enabled, no_grad, ops
 
 pytestmark = pytest.mark.numpy_backend
 
@@ -272,6 +272,17 @@ def test_no_grad_records_nothing():
     def f(t):
         return t * 3
     assert not f(x).requires_grad and (x * 3).requires_grad
+
+
+def test_enable_grad_records_inside_no_grad_and_restores():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with no_grad():
+        with enable_grad():
+            assert is_grad_enabled()
+            y = (x * 2).sum()
+        assert not is_grad_enabled()      # back to the enclosing no_grad
+    y.backward()
+    np.testing.assert_allclose(x.grad, [2.0, 2.0, 2.0])
 
 
 def test_only_requires_grad_leaves_get_grads_and_errors():

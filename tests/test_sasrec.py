@@ -1,24 +1,13 @@
 """SASRec: config validation, the model contract, padding/causality at model level, overfitting."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 from minih2rec.models import SASRec, SASRecConfig
 from minih2rec.optim import Adam
 
+from _batches import make_batch as _batch
+
 pytestmark = pytest.mark.numpy_backend
-
-
-def _batch(rows, T, num_items, seed=0):
-    """Batch-like object from item lists: inputs items[:-1], targets items[1:], left-padded."""
-    B = len(rows)
-    seq, target = np.zeros((B, T), np.int64), np.zeros((B, T), np.int64)
-    for b, items in enumerate(rows):
-        n = len(items) - 1
-        seq[b, T - n:], target[b, T - n:] = items[:-1], items[1:]
-    neg = np.random.default_rng(seed).integers(1, num_items + 1, size=(B, T)) * (target > 0)
-    return SimpleNamespace(seq=seq, target=target, positions=np.arange(T), neg=neg, users=np.arange(B))
 
 
 @pytest.mark.parametrize("field, value", [("d", 0), ("heads", 3), ("max_len", 0), ("dropout", 1.0),

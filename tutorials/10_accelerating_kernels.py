@@ -179,33 +179,16 @@ print(inspect.getsource(nearest_codeword_ref))
 # `numba.prange` splits the outer loop across threads (each row is independent).
 
 # %%
+prange = numba.prange if numba is not None else range   # outside parallel=True, prange is range
+
+
 def nearest_loop(x, C):
-    """The definition as a loop over arrays; Numba compiles it."""
+    """The definition as a loop over arrays; Numba compiles it (twice: serial and parallel)."""
     n, D = x.shape
     K = C.shape[0]
     codes = np.empty(n, dtype=np.int64)
     sqdist = np.empty(n, dtype=x.dtype)
-    for i in range(n):                     # prange in the parallel version
-        best, best_k = np.inf, 0
-        for k in range(K):
-            s = 0.0
-            for d in range(D):
-                diff = x[i, d] - C[k, d]
-                s += diff * diff
-            if s < best:
-                best, best_k = s, k
-        codes[i] = best_k
-        sqdist[i] = best
-    return codes, sqdist
-
-
-def nearest_loop_parallel(x, C):
-    """The same body; the outer loop is a ``numba.prange``: rows are split across threads."""
-    n, D = x.shape
-    K = C.shape[0]
-    codes = np.empty(n, dtype=np.int64)
-    sqdist = np.empty(n, dtype=x.dtype)
-    for i in numba.prange(n):
+    for i in prange(n):                    # rows split across threads under parallel=True
         best, best_k = np.inf, 0
         for k in range(K):
             s = 0.0
@@ -221,7 +204,9 @@ def nearest_loop_parallel(x, C):
 
 if numba is not None:
     nearest_nb_serial = numba.njit(cache=True)(nearest_loop)         # cache: compiled code kept on disk
-    nearest_nb_parallel = numba.njit(parallel=True, cache=True)(nearest_loop_parallel)
+    # no cache here: Numba's on-disk cache is keyed by function and argument types, not by
+    # parallel=True, so two cached compilations of one function could load each other's code
+    nearest_nb_parallel = numba.njit(parallel=True)(nearest_loop)
     for name, fn in (("numba loop", nearest_nb_serial), ("numba loop, parallel", nearest_nb_parallel)):
         t0 = time.perf_counter()
         fn(x[:10], C)                                               # first call: compile (or load the cache)

@@ -18,10 +18,11 @@ class no_grad:
 
     Nesting is fine: leaving a block restores the state it found.
     """
+    _mode = False     # what the block sets
 
     def __enter__(self):
         global _enabled
-        self._prev, _enabled = _enabled, False
+        self._prev, _enabled = _enabled, self._mode
         return self
 
     def __exit__(self, *exc):
@@ -32,6 +33,12 @@ class no_grad:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with type(self)():
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class enable_grad(no_grad):
+    """The opposite block: record a graph even inside ``no_grad`` (e.g. a backward that
+    recomputes its forward, ``models/recompute.py``)."""
+    _mode = True

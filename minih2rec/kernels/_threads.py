@@ -1,8 +1,10 @@
-"""How many OpenMP threads a Cython kernel call should use.
+"""How many OpenMP threads a Cython kernel call should use, and the call that passes it.
 
 Starting an OpenMP team costs far more than a small kernel call (and on a busy 2-core
 machine a team can stall behind other processes), so calls with little work run on one
-thread; bigger ones use OpenMP's default team.
+thread; bigger ones use OpenMP's default team. The wrappers of the kernels whose Cython
+version is threaded (top-K, nearest codeword, sampled softmax) dispatch through
+:func:`call_kernel`.
 """
 import os
 
@@ -20,3 +22,16 @@ def default_threads():
 def threads_for(work):
     """1 for a call with less than ``SERIAL_BELOW`` units of work, else :func:`default_threads`."""
     return 1 if work < SERIAL_BELOW else default_threads()
+
+
+def call_kernel(kernel, work, *args):
+    """Run ``kernel`` on ``args`` with the backend ``_backend.resolve`` picked.
+
+    The Cython version also gets ``num_threads=threads_for(work)``; ``work`` is the call's
+    size in the units of ``SERIAL_BELOW`` (e.g. rows x columns).
+    """
+    from .. import _backend
+    backend, fn = _backend.resolve(kernel)
+    if backend == "cython":
+        return fn(*args, num_threads=threads_for(work))
+    return fn(*args)

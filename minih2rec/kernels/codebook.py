@@ -33,9 +33,8 @@ whatever the backend.
 """
 import numpy as np
 
-from .. import _backend
 from ._numba import njit, numba
-from ._threads import threads_for
+from ._threads import call_kernel
 
 prange = numba.prange if numba is not None else range
 
@@ -140,10 +139,7 @@ def nearest_codeword(x, C):
     x, C = _check(x, C)
     if x.shape[0] == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=x.dtype)
-    backend, fn = _backend.resolve("nearest_codeword")
-    if backend == "cython":                       # small input: one thread (kernels/_threads.py)
-        return fn(x, C, num_threads=threads_for(x.shape[0] * C.shape[0]))
-    return fn(x, C)
+    return call_kernel("nearest_codeword", x.shape[0] * C.shape[0], x, C)
 
 
 def _check(x, C):

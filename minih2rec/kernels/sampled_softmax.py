@@ -46,9 +46,8 @@ grad_rows)``: ``loss`` a Python float (mean over M), ``grad_states`` (M, d),
 """
 import numpy as np
 
-from .. import _backend
 from ._numba import njit, numba
-from ._threads import threads_for
+from ._threads import call_kernel
 
 
 def log_q(proposal_probs, ids, num_samples):
@@ -210,11 +209,8 @@ def sampled_softmax(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):
     IndexError if an id is outside ``[0, R)``.
     """
     args = _check(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg)
-    backend, fn = _backend.resolve("sampled_softmax")
-    if backend == "cython":                       # small input: one thread (kernels/_threads.py)
-        work = args[0].shape[0] * (len(args[2]) + args[0].shape[1])   # M x (N + d)
-        return fn(*args, num_threads=threads_for(work))
-    return fn(*args)
+    work = args[0].shape[0] * (len(args[2]) + args[0].shape[1])   # M x (N + d)
+    return call_kernel("sampled_softmax", work, *args)
 
 
 def _check(states, pos_ids, neg_ids, table, log_q_pos, log_q_neg):

@@ -28,9 +28,8 @@ columns the tail is padded with ``-1``.
 """
 import numpy as np
 
-from .. import _backend
 from ._numba import njit, numba
-from ._threads import threads_for
+from ._threads import call_kernel
 
 
 def topk_exclude_ref(scores, k, excl_indptr, excl_indices):
@@ -140,11 +139,7 @@ def topk_exclude(scores, k, excl_indptr, excl_indices):
     IndexError if an excluded id is outside ``[0, V1)``.
     """
     scores, k, indptr, indices = _check(scores, k, excl_indptr, excl_indices)
-    backend, fn = _backend.resolve("topk_exclude")
-    if backend == "cython":                       # small input: one thread (kernels/_threads.py)
-        work = scores.shape[0] * scores.shape[1]  # rows x columns
-        return fn(scores, k, indptr, indices, num_threads=threads_for(work))
-    return fn(scores, k, indptr, indices)
+    return call_kernel("topk_exclude", scores.shape[0] * scores.shape[1], scores, k, indptr, indices)
 
 
 def _check(scores, k, excl_indptr, excl_indices):

@@ -34,7 +34,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..autograd import Tensor, grad_mode, no_grad
+from ..autograd import Tensor, enable_grad, no_grad
 from ..losses.alignment import masked_granularity_loss
 
 
@@ -118,19 +118,19 @@ def chunked_loss(model, batch, es_table, budget):
     value = rec + c.lambda_msg * terms.get("msg", 0.0)
 
     def backward(g):
-        saved, prev_mode = model.rng.bit_generator.state, grad_mode._enabled
-        grad_mode._enabled = True
+        saved = model.rng.bit_generator.state
         try:
-            for (part, rows, weight), state in zip(parts, rng_states):
-                model.rng.bit_generator.state = state                     # same dropout masks
-                loss_c, msg = run(part)
-                surrogate = loss_c * float(weight)
-                if G is not None:
-                    surrogate = surrogate + ((msg[0] * G[0, rows]).sum() + (msg[1] * G[1, rows]).sum())
-                surrogate.backward(g)                                     # params accumulate .grad
+            # the recomputed forward needs a graph even when backward() is called under no_grad
+            with enable_grad():
+                for (part, rows, weight), state in zip(parts, rng_states):
+                    model.rng.bit_generator.state = state                 # same dropout masks
+                    loss_c, msg = run(part)
+                    surrogate = loss_c * float(weight)
+                    if G is not None:
+                        surrogate = surrogate + ((msg[0] * G[0, rows]).sum() + (msg[1] * G[1, rows]).sum())
+                    surrogate.backward(g)                                 # params accumulate .grad
         finally:
             model.rng.bit_generator.state = saved
-            grad_mode._enabled = prev_mode
         grad, es_leaf.grad = es_leaf.grad, None
         return (grad,)
     out = Tensor._make(np.asarray(value, dtype=es_table.dtype), (es_table,), backward, "chunked_loss")

@@ -51,8 +51,6 @@ def check_config(name, overrides, num_items=None):
     if classes[name] is not SASRecConfig:
         over.setdefault("num_levels", 1)
         over.setdefault("codebook_size", 1)
-    if name == "fusion":
-        over.pop("hot_start", None)
     config_from(classes[name], over, num_items=V)
 
 
