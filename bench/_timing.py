@@ -47,14 +47,17 @@ def best_of(fn, repeat=5, warmup=1, setup=None):
     return best
 
 
-def best_of_interleaved(fns, repeat=5, warmup=1, pause=0.25):
+def best_of_interleaved(fns, repeat=5, warmup=1, pause=0.25, settle=1):
     """Best wall time (s) of each callable in ``fns`` (a dict name -> fn), timed round-robin.
 
     One round times every version once, in order; ``repeat`` rounds, the minimum per
     version. Versions timed this way see the same machine (a neighbour's burst, the CPU
     clock) instead of one of them meeting it alone. ``pause`` seconds of sleep before
-    each timed call let the previous version's thread pool (OpenBLAS, OpenMP) stop
+    each version's turn let the previous version's thread pool (OpenBLAS, OpenMP) stop
     spinning: on 2 cores a spinning pool would otherwise be timed with the next version.
+    Then ``settle`` untimed calls wake the version's own pool (and, on a VM, its idle
+    virtual CPUs), so the timed call is one of a run of calls -- the way a kernel is
+    used inside k-means or a training loop -- not the first call after a sleep.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -63,6 +66,8 @@ def best_of_interleaved(fns, repeat=5, warmup=1, pause=0.25):
     for _ in range(max(1, repeat)):
         for name, fn in fns.items():
             time.sleep(pause)
+            for _ in range(settle):
+                fn()
             t0 = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - t0)

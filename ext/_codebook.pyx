@@ -56,7 +56,9 @@ cdef void _nearest(const floating[:, ::1] x,    # IN  (n, D) rows
     cdef Py_ssize_t n = x.shape[0], D = x.shape[1], K = C2.shape[0], t, s
     cdef Py_ssize_t R = TILE_VECS * 32 // sizeof(floating)          # rows per tile
     cdef Py_ssize_t ntiles = (n + R - 1) // R
-    for t in prange(ntiles, schedule="static", num_threads=nthreads):
+    # dynamic: a thread that starts late (its core still busy with another pool's
+    # spin-wait, or a descheduled virtual CPU) takes fewer chunks instead of finishing last
+    for t in prange(ntiles, schedule="dynamic", chunksize=64, num_threads=nthreads):
         s = t * R
         if floating is float:
             nearest_tile_f32(&x[s, 0], min(R, n - s), D, &C2[0, 0], &cc[0], K,
