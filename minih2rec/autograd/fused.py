@@ -10,7 +10,8 @@ attention q (..., Tq, h), k and v (..., Tk, h).
 """
 import numpy as np
 
-from .tensor import Tensor, _unbroadcast
+from ._arrays import _unbroadcast
+from .tensor import Tensor
 
 
 def _const(x, dtype):

@@ -6,7 +6,8 @@ in ``tensor.py``. Masks and indices are plain ndarrays (they carry no gradient).
 import numpy as np
 
 from ..kernels.scatter_add import scatter_add
-from .tensor import Tensor, _unbroadcast
+from ._arrays import _unbroadcast
+from .tensor import Tensor
 
 
 def _as_tensor(x, like=None):
