@@ -96,6 +96,41 @@ def test_sequences_stay_in_clusters_and_next_item_is_learnable(default):
     assert np.mean(hits) > 0.05                       # popularity top-1 is ~0.01
 
 
+def test_content_successor_is_the_nearest_unseen_cluster_mate():
+    inter = make_synthetic("tiny", seed=1, successor="content", p_stay=1.0, p_follow=1.0)
+    x, cluster = inter.content, inter.item_meta["cluster"]
+    checked = 0
+    for s in inter.sequences:
+        for t in range(1, len(s)):
+            prev = s[t - 1]
+            mates = np.flatnonzero(cluster == cluster[prev])
+            unseen = mates[~np.isin(mates, s[:t])]
+            if cluster[s[t]] != cluster[prev] or not len(unseen):
+                continue                                   # cluster used up: a jump
+            assert s[t] == unseen[np.argmax(x[unseen] @ x[prev])]
+            checked += 1
+    assert checked > 500
+
+
+def test_styles_are_shared_directions_in_content():
+    inter = make_synthetic("tiny", seed=2, styles=4, style_scale=0.7)
+    style, cluster, x = inter.item_meta["style"], inter.item_meta["cluster"], inter.content
+    assert style[0] == -1 and set(np.unique(style[1:])) == {0, 1, 2, 3}
+    sim = x @ x.T
+    same_cluster = cluster[:, None] == cluster[None, :]
+    same_style = style[:, None] == style[None, :]
+    off_diag = ~np.eye(len(style), dtype=bool)
+    off_diag[0], off_diag[:, 0] = False, False
+    assert (sim[same_cluster & same_style & off_diag].mean()
+            > sim[same_cluster & ~same_style & off_diag].mean() + 0.2)
+    assert (make_synthetic("tiny").item_meta["style"] == -1).all()
+
+
+def test_bad_successor_rule_is_named():
+    with pytest.raises(ValueError, match="successor must be 'popular' or 'content'.*'nearest'"):
+        make_synthetic("tiny", successor="nearest")
+
+
 def test_ml1m_shaped():
     start = time.perf_counter()
     inter = make_shaped_like("ml-1m", seed=0)

@@ -44,7 +44,11 @@ class SyntheticConfig:
     zipf_a: float = 1.1          # popularity exponent; > 1 makes a clear long tail
     p_stay: float = 0.8          # chance to stay in the current cluster at each step
     p_follow: float = 0.5        # chance the next item is the planted successor
+    successor: str = "popular"   # "popular": a fixed popularity-drawn successor per item;
+                                 # "content": the unseen cluster-mate nearest in content
     noise: float = 0.6           # content noise norm relative to the unit cluster centre
+    styles: int = 0              # > 0: every item also has one of this many styles, shared by
+    style_scale: float = 0.7     # all clusters, a unit direction of this norm in its content
     cluster_words: int = 12      # vocabulary size of each cluster
     words_per_item: int = 5      # cluster words in one item's text
     filler_words: int = 40       # shared vocabulary (noise for TF-IDF)
@@ -79,20 +83,22 @@ def make_synthetic(preset="default", seed=0, **overrides):
     cfg = replace(PRESETS[preset], **overrides)
     if cfg.num_clusters < 1 or cfg.num_items < cfg.num_clusters or cfg.min_len < 1:
         raise ValueError(f"need 1 <= num_clusters <= num_items and min_len >= 1, got {cfg}")
+    if cfg.successor not in ("popular", "content"):
+        raise ValueError(f"successor must be 'popular' or 'content', got {cfg.successor!r}")
     rng = np.random.default_rng(seed)
     V, C = cfg.num_items, cfg.num_clusters
     cluster = np.concatenate([[-1], rng.permutation(np.arange(V) % C)])   # (V+1,)
     weight = _zipf_weights(rng, V, cfg.zipf_a)                           # (V+1,), [0] = 0
-    walker = _Walker(rng, cfg, cluster, weight)
+    content, style = _planted_content(np.random.default_rng([seed, 1]), cluster, cfg)
+    walker = _Walker(rng, cfg, cluster, weight, content)
     lengths = np.minimum(cfg.min_len + rng.exponential(cfg.mean_extra, cfg.num_users).astype(int),
                          min(cfg.max_len, V))
     sequences = [walker.walk(int(n)) for n in lengths]
     return Interactions(
         sequences=sequences, num_items=V, user_ids=np.arange(cfg.num_users, dtype=np.int64),
         item_ids=np.arange(V + 1, dtype=np.int64),
-        item_text=_planted_text(rng, cluster, cfg), content=_planted_content(rng, cluster, cfg.dim,
-                                                                            cfg.noise),
-        name=f"synthetic-{preset}", item_meta={"cluster": cluster})
+        item_text=_planted_text(rng, cluster, cfg), content=content,
+        name=f"synthetic-{preset}", item_meta={"cluster": cluster, "style": style})
 
 
 def _planted_successors(rng, cluster, weight):
@@ -107,6 +113,17 @@ def _planted_successors(rng, cluster, weight):
         if len(m) > 1:
             successor[m[same]] = np.roll(m, 1)[same]
     return successor
+
+
+def _content_neighbours(members, content):
+    """{item: its cluster-mates, nearest content first} (a list per item, itself excluded)."""
+    out = {}
+    for m in members:
+        x = content[m]
+        order = np.argsort(-(x @ x.T), axis=1, kind="stable")[:, 1:]     # [:, 0] is the item
+        for item, row in zip(m.tolist(), m[order].tolist()):
+            out[item] = row
+    return out
 
 
 def _zipf_weights(rng, V, a):
@@ -124,13 +141,16 @@ class _Walker:
     popularity-weighted sampling without replacement); a draw takes the next unseen item.
     """
 
-    def __init__(self, rng, cfg, cluster, weight):
+    def __init__(self, rng, cfg, cluster, weight, content):
         self.rng, self.cfg = rng, cfg
         C = int(cluster.max()) + 1
         self.members = [np.flatnonzero(cluster == c) for c in range(C)]
         self.logw = [np.log(weight[m]) for m in self.members]
         self.mass = np.array([weight[m].sum() for m in self.members])
-        self.successor = _planted_successors(rng, cluster, weight).tolist()
+        if cfg.successor == "popular":
+            self.successor = _planted_successors(rng, cluster, weight).tolist()
+        else:
+            self.neighbours = _content_neighbours(self.members, content)
 
     def walk(self, n):
         """One user's sequence of n distinct items, (n,) int64."""
@@ -146,8 +166,8 @@ class _Walker:
                 c = [p for p in prefs if p != c][int(uj * (k - 1))]
             item = None
             prev = last_in.get(c)
-            if prev is not None and uf < cfg.p_follow and self.successor[prev] not in seen:
-                item = self.successor[prev]                   # the planted next item
+            if prev is not None and uf < cfg.p_follow:
+                item = self._follow(prev, seen)               # the planted next item
             if item is None:
                 item = self._next_popular(c, queues, seen)
             if item is None:                                  # cluster used up: try others
@@ -163,6 +183,13 @@ class _Walker:
             out.append(item)
         return np.array(out, dtype=np.int64)
 
+    def _follow(self, prev, seen):
+        """The planted next item after ``prev`` if the user has not seen it, else None."""
+        if self.cfg.successor == "popular":
+            item = self.successor[prev]
+            return item if item not in seen else None
+        return next((i for i in self.neighbours[prev] if i not in seen), None)
+
     def _next_popular(self, c, queues, seen):
         """Next unseen item of this user's popularity queue for cluster c (None if used up)."""
         if c not in queues:
@@ -176,14 +203,23 @@ class _Walker:
         return items[j] if j < len(items) else None
 
 
-def _planted_content(rng, cluster, dim, noise):
-    """(V+1, dim) float32: cluster centre + noise, L2-normalised; row 0 zeros."""
-    C = int(cluster.max()) + 1
-    centres = rng.normal(size=(C, dim))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)            # (C, dim)
-    x = centres[cluster[1:]] + noise * rng.normal(size=(len(cluster) - 1, dim)) / np.sqrt(dim)
+def _unit_rows(rng, n, dim):
+    x = rng.normal(size=(n, dim))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _planted_content(rng, cluster, cfg):
+    """(V+1, dim) float32 cluster centre [+ style] + noise, L2-normalised, row 0 zeros;
+    and (V+1,) int64 style per item (-1 without styles and for padding)."""
+    C, V, dim = int(cluster.max()) + 1, len(cluster) - 1, cfg.dim
+    x = _unit_rows(rng, C, dim)[cluster[1:]] + cfg.noise * rng.normal(size=(V, dim)) / np.sqrt(dim)
+    style = np.full(V + 1, -1, dtype=np.int64)
+    if cfg.styles > 0:
+        directions = _unit_rows(rng, cfg.styles, dim)                     # (styles, dim)
+        style[1:] = rng.integers(0, cfg.styles, V)
+        x += cfg.style_scale * directions[style[1:]]
     x /= np.linalg.norm(x, axis=1, keepdims=True)                        # (V, dim)
-    return np.vstack([np.zeros((1, dim)), x]).astype(np.float32)
+    return np.vstack([np.zeros((1, dim)), x]).astype(np.float32), style
 
 
 def _pseudo_words(rng, n):
@@ -261,7 +297,7 @@ def make_shaped(num_users, num_items, length_sampler, seed=0, *, zipf_a=1.0, num
         sequences=np.split(flat[order] + 1, cuts), num_items=num_items,
         user_ids=np.arange(num_users, dtype=np.int64),
         item_ids=np.arange(num_items + 1, dtype=np.int64),
-        content=_planted_content(rng, cluster, dim, 0.6), name=name,
+        content=_planted_content(rng, cluster, SyntheticConfig(dim=dim))[0], name=name,
         item_meta={"cluster": cluster})
 
 
