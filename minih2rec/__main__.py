@@ -38,6 +38,8 @@ def _model_overrides(args):
                         ("no_residual", "residual")):
         if getattr(args, flag, False):
             over[field] = False
+    if getattr(args, "hot_start", False):
+        over["hot_start"] = True
     return over
 
 
@@ -70,7 +72,8 @@ def _cmd_compare(args):
     from .compare import compare
     shared = _model_overrides(args)
     semantic = ("num_levels", "codebook_size")
-    h2rec_only = ("lambda_code", "lambda_msg", "hid_dropout", "cross_attention", "gate", "residual")
+    h2rec_only = ("lambda_code", "lambda_msg", "hid_dropout", "hot_start", "cross_attention", "gate",
+                  "residual")
     per_model = {}
     for m in args.models:
         over = {k: v for k, v in shared.items() if k not in h2rec_only + semantic}
@@ -135,6 +138,8 @@ def _add_model_args(p):
     p.add_argument("--lambda-msg", type=float, help="h2rec: weight of the masked granularity loss")
     p.add_argument("--hid-dropout", type=float,
                    help="h2rec: probability of dropping an item's hash-ID row from the score table per step")
+    p.add_argument("--hot-start", action="store_true",
+                   help="h2rec: start the hash-ID table from the PCA of the item content (the paper's hot start)")
     p.add_argument("--no-cross-attention", action="store_true", help="h2rec ablation")
     p.add_argument("--no-gate", action="store_true", help="h2rec ablation: uniform level weights")
     p.add_argument("--no-residual", action="store_true",

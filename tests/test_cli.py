@@ -72,3 +72,19 @@ def test_codebook_larger_than_catalogue_names_the_field(capsys):
     assert main(["train", "--model", "h2rec", "--data", "synthetic", "--preset", "tiny", "--codebook-size", "151",
                  "--no-progress"]) == 2
     assert "codebook_size" in capsys.readouterr().err
+
+
+def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--data", "synthetic", "--preset", "tiny", "--models", "sasrec", "h2rec",
+               "--seeds", "0", "--train-preset", "tiny", "--max-len", "20", "--d", "16",
+               "--blocks", "1", "--hot-start", "--hid-dropout", "0.1", "--out", str(out),
+               "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "sasrec" in text and "h2rec" in text and "tail" in text
+    result = json.load(open(out / "compare.json"))
+    config = {m: runs[0]["model_config"] for m, runs in result["runs"].items()}
+    assert config["h2rec"]["hot_start"] is True and config["h2rec"]["hid_dropout"] == 0.1
+    assert "hot_start" not in config["sasrec"] and "hid_dropout" not in config["sasrec"]
+    assert (out / "compare_buckets.png").stat().st_size > 0

@@ -23,12 +23,12 @@ def top20_share(inter):
 
 
 def test_default_shape(default):
-    assert default.num_users == 2000 and default.num_items == 1000
+    assert default.num_users == 1000 and default.num_items == 3000
     lens = default.lengths()
     assert lens.min() >= 10 and lens.max() <= 60
     assert all(len(np.unique(s)) == len(s) for s in default.sequences)   # no repeats
     assert default.item_meta["cluster"][0] == -1
-    assert len(np.unique(default.item_meta["cluster"][1:])) == 20
+    assert len(np.unique(default.item_meta["cluster"][1:])) == 60
 
 
 def test_tiny_preset_and_overrides():
@@ -58,7 +58,7 @@ def test_zipf_long_tail(preset, default):
 
 def test_content_vectors_recover_clusters(default):
     x, cluster = default.content, default.item_meta["cluster"]
-    assert x.shape == (1001, 64) and x.dtype == np.float32 and not x[0].any()
+    assert x.shape == (3001, 64) and x.dtype == np.float32 and not x[0].any()
     np.testing.assert_allclose(np.linalg.norm(x[1:], axis=1), 1.0, rtol=1e-5)
     sim = x[1:] @ x[1:].T
     np.fill_diagonal(sim, -np.inf)
@@ -123,7 +123,7 @@ def test_styles_are_shared_directions_in_content():
     off_diag[0], off_diag[:, 0] = False, False
     assert (sim[same_cluster & same_style & off_diag].mean()
             > sim[same_cluster & ~same_style & off_diag].mean() + 0.2)
-    assert (make_synthetic("tiny").item_meta["style"] == -1).all()
+    assert (make_synthetic("tiny", styles=0).item_meta["style"] == -1).all()
 
 
 def test_bad_successor_rule_is_named():

@@ -38,7 +38,8 @@ LR = 3e-3                # a little above Adam's usual 1e-3: converges in fewer 
 #
 # `make_synthetic` generates users who wander among 2–3 preferred item *clusters*, pick
 # popular items more often (Zipf popularity: a few head items, many tail items) and often
-# follow a fixed, learnable "successor" of their last item. It is deterministic and offline.
+# take, as their next item, the unseen item of the cluster nearest in content to their last
+# one (a "successor": a sequel, the same style). It is deterministic and offline.
 #
 # **Leave-one-out split**: each user's last item is the test target, the one before it the
 # validation target, the rest is training data.

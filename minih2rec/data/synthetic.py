@@ -3,19 +3,26 @@
 ``make_synthetic`` plants what H2Rec needs to show its point, so a tutorial can check
 that each part of the model finds it:
 
-* **content clusters** -- every item belongs to one of C clusters; its content vector is
-  the cluster centre plus noise (L2-normalised, dim 64) and its text mixes words of a
-  per-cluster vocabulary with shared filler words, so TF-IDF + SVD recovers the clusters
-  (semantic IDs become meaningful);
-* **a long tail** -- item popularity is Zipf (weight of the r-th most popular item
-  ``∝ 1/r^a``), so head and tail items exist;
+* **content clusters and styles** -- every item belongs to one of C clusters (a genre)
+  and has one of S styles shared by all clusters (a mood, a decade); its content vector
+  is cluster centre + style direction + noise (L2-normalised, dim 64), so residual
+  quantisation finds the cluster at level 1 and the style at level 2 (semantic IDs become
+  meaningful). Its text mixes words of a per-cluster vocabulary with shared filler words,
+  so TF-IDF + SVD recovers the clusters;
+* **a long, sparse tail** -- item popularity is Zipf (weight of the r-th most popular
+  item ``∝ 1/r^a``); with 3,000 items for 1,000 users, most items have fewer than 10
+  interactions, as in the sparse catalogues H2Rec is built for (Yelp, Amazon);
 * **sequences** -- each user prefers 2-3 clusters and walks among them (Markov: stay in
   the current cluster with probability ``p_stay``, else jump to another preferred one).
-  Inside a cluster the next item is, with probability ``p_follow``, the fixed
-  *successor* of the user's last item there (a planted, learnable next-item rule),
-  otherwise a popularity-weighted draw. No user sees an item twice.
+  Inside a cluster the next item is, with probability ``p_follow``, the *successor* of
+  the user's last item there -- by default the unseen cluster-mate nearest in content (a
+  sequel, the same style: a rule that content predicts and rare items' IDs barely
+  learn); ``successor="popular"`` gives each item a fixed successor drawn by popularity
+  instead (an ID-level rule) -- otherwise a popularity-weighted draw. No user sees an
+  item twice.
 
-The planted cluster of each item is in ``inter.item_meta["cluster"]`` (-1 for padding).
+The planted cluster and style of each item are in ``inter.item_meta["cluster"]`` and
+``["style"]`` (-1 for padding, and for every item when ``styles=0``).
 
 ``make_shaped`` builds a large workload with given sizes and length distribution (e.g.
 ML-1M-shaped or Yelp-shaped, see ``SHAPES``) in a few vectorised steps, for benchmarks.
@@ -34,9 +41,9 @@ _SYLLABLES = ("ka", "lo", "mi", "ru", "ten", "zo", "vi", "pe", "shu", "dar", "ne
 class SyntheticConfig:
     """Knobs of :func:`make_synthetic` (presets: ``PRESETS``)."""
 
-    num_users: int = 2000        # enough users that every item has a few interactions
-    num_items: int = 1000        # ~ MovieLens-100K scale: full ranking stays cheap
-    num_clusters: int = 20       # 50 items per cluster: room for a head and a tail in each
+    num_users: int = 1000        # ~25k interactions: a few minutes per model on a laptop
+    num_items: int = 3000        # sparse: median 4 interactions per item, 80 % below 10
+    num_clusters: int = 60       # 50 items per cluster: room for a head and a tail in each
     dim: int = 64                # content-vector width; small but above C
     min_len: int = 10            # leave-one-out needs >= 3; 10 gives every user history
     max_len: int = 60            # lengths are min_len + Exp(mean_extra), clipped here
@@ -44,10 +51,10 @@ class SyntheticConfig:
     zipf_a: float = 1.1          # popularity exponent; > 1 makes a clear long tail
     p_stay: float = 0.8          # chance to stay in the current cluster at each step
     p_follow: float = 0.5        # chance the next item is the planted successor
-    successor: str = "popular"   # "popular": a fixed popularity-drawn successor per item;
-                                 # "content": the unseen cluster-mate nearest in content
+    successor: str = "content"   # "content": the unseen cluster-mate nearest in content;
+                                 # "popular": a fixed popularity-drawn successor per item
     noise: float = 0.6           # content noise norm relative to the unit cluster centre
-    styles: int = 0              # > 0: every item also has one of this many styles, shared by
+    styles: int = 16             # > 0: every item also has one of this many styles, shared by
     style_scale: float = 0.7     # all clusters, a unit direction of this norm in its content
     cluster_words: int = 12      # vocabulary size of each cluster
     words_per_item: int = 5      # cluster words in one item's text
@@ -58,7 +65,7 @@ class SyntheticConfig:
 PRESETS = {
     "default": SyntheticConfig(),
     "tiny": SyntheticConfig(num_users=200, num_items=150, num_clusters=6, min_len=5,
-                            max_len=30, mean_extra=8.0),
+                            max_len=30, mean_extra=8.0, styles=4),
 }
 
 
@@ -67,7 +74,7 @@ def make_synthetic(preset="default", seed=0, **overrides):
 
     Parameters
     ----------
-    preset : "default" (~2,000 users x 1,000 items) or "tiny" (200 x 150).
+    preset : "default" (1,000 users x 3,000 items) or "tiny" (200 x 150).
     seed : int -- same seed, same dataset.
     **overrides : any field of :class:`SyntheticConfig`.
 
