@@ -52,9 +52,12 @@ def _train_config(args):
     return preset(args.train_preset, **over)
 
 
+def _data_name(args):
+    return "synthetic" if args.data == "synthetic" else os.path.basename(os.path.normpath(args.data))
+
+
 def _default_out(args):
-    name = "synthetic" if args.data == "synthetic" else os.path.basename(os.path.normpath(args.data))
-    return os.path.join("runs", f"{args.model}-{name}")
+    return os.path.join("runs", f"{args.model}-{_data_name(args)}")
 
 
 def _cmd_train(args):
@@ -82,7 +85,7 @@ def _cmd_compare(args):
         if m == "h2rec":
             over.update({k: v for k, v in shared.items() if k in h2rec_only})
         per_model[m] = over
-    out = args.out or os.path.join("runs", "compare-" + os.path.basename(_default_out(args)).split("-", 1)[1])
+    out = args.out or os.path.join("runs", f"compare-{_data_name(args)}")
     compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
             model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress)
     return 0

@@ -74,12 +74,12 @@ def test_codebook_larger_than_catalogue_names_the_field(capsys):
     assert "codebook_size" in capsys.readouterr().err
 
 
-def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys):
-    out = tmp_path / "cmp"
+def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)                        # no --out: the default runs/compare-synthetic
+    out = tmp_path / "runs" / "compare-synthetic"
     rc = main(["compare", "--data", "synthetic", "--preset", "tiny", "--models", "sasrec", "h2rec",
                "--seeds", "0", "--train-preset", "tiny", "--max-len", "20", "--d", "16",
-               "--blocks", "1", "--hot-start", "--hid-dropout", "0.1", "--out", str(out),
-               "--no-progress"])
+               "--blocks", "1", "--hot-start", "--hid-dropout", "0.1", "--no-progress"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "sasrec" in text and "h2rec" in text and "tail" in text
