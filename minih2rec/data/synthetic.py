@@ -42,7 +42,7 @@ class SyntheticConfig:
     """Knobs of :func:`make_synthetic` (presets: ``PRESETS``)."""
 
     num_users: int = 1000        # ~25k interactions: a few minutes per model on a laptop
-    num_items: int = 3000        # sparse: median 4 interactions per item, 80 % below 10
+    num_items: int = 3000        # sparse: median 4 interactions per item, 81 % below 10
     num_clusters: int = 60       # 50 items per cluster: room for a head and a tail in each
     dim: int = 64                # content-vector width; small but above C
     min_len: int = 10            # leave-one-out needs >= 3; 10 gives every user history
