@@ -126,9 +126,11 @@ def test_styles_are_shared_directions_in_content():
     assert (make_synthetic("tiny", styles=0).item_meta["style"] == -1).all()
 
 
-def test_bad_successor_rule_is_named():
+def test_bad_generator_options_are_named():
     with pytest.raises(ValueError, match="successor must be 'popular' or 'content'.*'nearest'"):
         make_synthetic("tiny", successor="nearest")
+    with pytest.raises(ValueError, match="styles must be >= 0.*-2"):
+        make_synthetic("tiny", styles=-2)
 
 
 def test_ml1m_shaped():

@@ -90,6 +90,8 @@ def make_synthetic(preset="default", seed=0, **overrides):
     cfg = replace(PRESETS[preset], **overrides)
     if cfg.num_clusters < 1 or cfg.num_items < cfg.num_clusters or cfg.min_len < 1:
         raise ValueError(f"need 1 <= num_clusters <= num_items and min_len >= 1, got {cfg}")
+    if cfg.styles < 0:
+        raise ValueError(f"styles must be >= 0 (0 = no styles), got {cfg.styles}")
     if cfg.successor not in ("popular", "content"):
         raise ValueError(f"successor must be 'popular' or 'content', got {cfg.successor!r}")
     rng = np.random.default_rng(seed)
@@ -126,8 +128,9 @@ def _content_neighbours(members, content):
     """{item: its cluster-mates, nearest content first} (a list per item, itself excluded)."""
     out = {}
     for m in members:
-        x = content[m]
-        order = np.argsort(-(x @ x.T), axis=1, kind="stable")[:, 1:]     # [:, 0] is the item
+        sim = content[m] @ content[m].T
+        np.fill_diagonal(sim, -np.inf)                                   # never itself...
+        order = np.argsort(-sim, axis=1, kind="stable")[:, :-1]          # ...so it sorts last
         for item, row in zip(m.tolist(), m[order].tolist()):
             out[item] = row
     return out
