@@ -21,8 +21,8 @@ from .loaders import FORMATS, detect_format, load
 from .loaders_movielens import load_ml1m, load_ml100k
 from .loaders_tabular import load_atomic, load_csv
 from .split import Split, split_leave_one_out
-from .synthetic import (PRESETS, SHAPES, SyntheticConfig, lognormal_lengths, make_shaped,
-                        make_shaped_like, make_synthetic)
+from .shaped import SHAPES, lognormal_lengths, make_shaped, make_shaped_like
+from .synthetic import PRESETS, SyntheticConfig, make_synthetic
 
 __all__ = [
     "Interactions", "build_interactions", "kcore_mask", "DataFormatError",

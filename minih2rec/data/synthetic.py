@@ -24,8 +24,7 @@ that each part of the model finds it:
 The planted cluster and style of each item are in ``inter.item_meta["cluster"]`` and
 ``["style"]`` (-1 for padding, and for every item when ``styles=0``).
 
-``make_shaped`` builds a large workload with given sizes and length distribution (e.g.
-ML-1M-shaped or Yelp-shaped, see ``SHAPES``) in a few vectorised steps, for benchmarks.
+(Large benchmark workloads of a given shape are in ``shaped.py``.)
 """
 from dataclasses import dataclass, replace
 
@@ -98,7 +97,8 @@ def make_synthetic(preset="default", seed=0, **overrides):
     V, C = cfg.num_items, cfg.num_clusters
     cluster = np.concatenate([[-1], rng.permutation(np.arange(V) % C)])   # (V+1,)
     weight = _zipf_weights(rng, V, cfg.zipf_a)                           # (V+1,), [0] = 0
-    content, style = _planted_content(np.random.default_rng([seed, 1]), cluster, cfg)
+    content, style = _planted_content(np.random.default_rng([seed, 1]), cluster, cfg.dim, cfg.noise,
+                                      cfg.styles, cfg.style_scale)
     walker = _Walker(rng, cfg, cluster, weight, content)
     lengths = np.minimum(cfg.min_len + rng.exponential(cfg.mean_extra, cfg.num_users).astype(int),
                          min(cfg.max_len, V))
@@ -157,10 +157,11 @@ class _Walker:
         self.members = [np.flatnonzero(cluster == c) for c in range(C)]
         self.logw = [np.log(weight[m]) for m in self.members]
         self.mass = np.array([weight[m].sum() for m in self.members])
+        # per item, the planted next items in order of preference; the walk takes the first unseen
         if cfg.successor == "popular":
-            self.successor = _planted_successors(rng, cluster, weight).tolist()
+            self.next_items = [[int(i)] for i in _planted_successors(rng, cluster, weight)]
         else:
-            self.neighbours = _content_neighbours(self.members, content)
+            self.next_items = _content_neighbours(self.members, content)
 
     def walk(self, n):
         """One user's sequence of n distinct items, (n,) int64."""
@@ -194,11 +195,8 @@ class _Walker:
         return np.array(out, dtype=np.int64)
 
     def _follow(self, prev, seen):
-        """The planted next item after ``prev`` if the user has not seen it, else None."""
-        if self.cfg.successor == "popular":
-            item = self.successor[prev]
-            return item if item not in seen else None
-        return next((i for i in self.neighbours[prev] if i not in seen), None)
+        """The first planted next item after ``prev`` that the user has not seen, else None."""
+        return next((i for i in self.next_items[prev] if i not in seen), None)
 
     def _next_popular(self, c, queues, seen):
         """Next unseen item of this user's popularity queue for cluster c (None if used up)."""
@@ -218,16 +216,16 @@ def _unit_rows(rng, n, dim):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def _planted_content(rng, cluster, cfg):
+def _planted_content(rng, cluster, dim, noise, styles=0, style_scale=0.0):
     """(V+1, dim) float32 cluster centre [+ style] + noise, L2-normalised, row 0 zeros;
     and (V+1,) int64 style per item (-1 without styles and for padding)."""
-    C, V, dim = int(cluster.max()) + 1, len(cluster) - 1, cfg.dim
-    x = _unit_rows(rng, C, dim)[cluster[1:]] + cfg.noise * rng.normal(size=(V, dim)) / np.sqrt(dim)
+    C, V = int(cluster.max()) + 1, len(cluster) - 1
+    x = _unit_rows(rng, C, dim)[cluster[1:]] + noise * rng.normal(size=(V, dim)) / np.sqrt(dim)
     style = np.full(V + 1, -1, dtype=np.int64)
-    if cfg.styles > 0:
-        directions = _unit_rows(rng, cfg.styles, dim)                     # (styles, dim)
-        style[1:] = rng.integers(0, cfg.styles, V)
-        x += cfg.style_scale * directions[style[1:]]
+    if styles > 0:
+        directions = _unit_rows(rng, styles, dim)                         # (styles, dim)
+        style[1:] = rng.integers(0, styles, V)
+        x += style_scale * directions[style[1:]]
     x /= np.linalg.norm(x, axis=1, keepdims=True)                        # (V, dim)
     return np.vstack([np.zeros((1, dim)), x]).astype(np.float32), style
 
@@ -255,105 +253,3 @@ def _planted_text(rng, cluster, cfg):
     fill = rng.integers(0, len(fillers), size=(V, cfg.fillers_per_item))
     words = np.concatenate([per_cluster[cluster[1:, None], pick], fillers[fill]], axis=1)
     return [""] + [" ".join(row).capitalize() for row in words.tolist()]
-
-
-# ---------------------------------------------------------------- shaped workloads
-
-def lognormal_lengths(offset, mu, sigma, cap):
-    """Length sampler ``offset + floor(lognormal(mu, sigma))`` clipped to ``cap``."""
-    def sample(rng, n):
-        return np.minimum(offset + np.floor(rng.lognormal(mu, sigma, n)).astype(np.int64), cap)
-    return sample
-
-
-SHAPES = {
-    # ML-1M after 5-core: 6,040 users, 3,416 items, ~1.0M interactions (mean length ~165)
-    "ml-1m": dict(num_users=6040, num_items=3416,
-                  length_sampler=lognormal_lengths(20, 4.5, 1.0, 2314)),
-    # Yelp (as in the paper): 15,720 users, 11,383 items, short sequences with a long tail
-    "yelp": dict(num_users=15720, num_items=11383,
-                 length_sampler=lognormal_lengths(3, 1.49, 1.2, 400)),
-}
-
-
-def make_shaped(num_users, num_items, length_sampler, seed=0, *, zipf_a=1.0, num_clusters=None,
-                dim=64, name="shaped"):
-    """A large workload of given shape: Zipf popularity, distinct items per user, fast.
-
-    Parameters
-    ----------
-    num_users, num_items : int -- U and V.
-    length_sampler : callable ``(rng, n) -> (n,) int`` sequence lengths (clipped to [1, V]).
-    seed : int
-    zipf_a : float -- popularity exponent.
-    num_clusters : int or None -- planted content clusters (default max(8, V // 50)).
-    dim : int -- content-vector width.
-    name : str
-
-    Returns
-    -------
-    Interactions with planted ``content`` and ``item_meta["cluster"]`` (no text). Items of a
-    user are drawn by popularity without replacement, in random order.
-    """
-    rng = np.random.default_rng(seed)
-    lengths = np.clip(np.asarray(length_sampler(rng, num_users), dtype=np.int64), 1, num_items)
-    weight = _zipf_weights(rng, num_items, zipf_a)[1:]                    # (V,)
-    flat, owner = _distinct_draws(rng, weight, lengths)
-    order = np.argsort(owner + rng.random(len(flat)), kind="stable")      # shuffle within user
-    cuts = np.cumsum(lengths)[:-1]
-    C = num_clusters or max(8, num_items // 50)
-    cluster = np.concatenate([[-1], rng.permutation(np.arange(num_items) % C)])
-    return Interactions(
-        sequences=np.split(flat[order] + 1, cuts), num_items=num_items,
-        user_ids=np.arange(num_users, dtype=np.int64),
-        item_ids=np.arange(num_items + 1, dtype=np.int64),
-        content=_planted_content(rng, cluster, SyntheticConfig(dim=dim))[0], name=name,
-        item_meta={"cluster": cluster})
-
-
-def make_shaped_like(shape, seed=0, **overrides):
-    """``make_shaped(**SHAPES[shape], seed=seed, name=shape + "-shaped")`` with overrides."""
-    if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; choose one of {sorted(SHAPES)}")
-    kwargs = dict(SHAPES[shape], name=f"{shape}-shaped")
-    kwargs.update(overrides)
-    return make_shaped(seed=seed, **kwargs)
-
-
-def _distinct_draws(rng, weight, lengths):
-    """Per user, ``lengths[u]`` distinct ids in [0, V) drawn by weight without replacement.
-
-    Short users: draw with replacement and keep first occurrences (= sequential sampling
-    without replacement), redrawing the few users left short. Long users (> V/4): Gumbel
-    top-k. Returns (flat ids, owner) grouped by user in user order.
-    """
-    V, U = len(weight), len(lengths)
-    cdf = np.cumsum(weight) / weight.sum()
-    got = [None] * U
-    long_users = np.flatnonzero(lengths > V // 4)
-    logw = np.log(weight)
-    for a in range(0, len(long_users), 256):
-        chunk = long_users[a:a + 256]
-        keys = logw - np.log(-np.log(rng.random((len(chunk), V))))       # Gumbel keys (b, V)
-        top = np.argsort(-keys, axis=1)
-        for row, u in enumerate(chunk):
-            got[u] = top[row, :lengths[u]]
-    todo, factor = np.flatnonzero(lengths <= V // 4), 2.0
-    while len(todo):
-        m = np.ceil(lengths[todo] * factor).astype(np.int64) + 8             # draws per user
-        owner = np.repeat(np.arange(len(todo)), m)
-        ids = np.minimum(np.searchsorted(cdf, rng.random(len(owner))), V - 1)
-        _, first = np.unique(owner * V + ids, return_index=True)
-        first = np.sort(first)                                           # first occurrences
-        own, kept = owner[first], ids[first]
-        start = np.searchsorted(own, np.arange(len(todo)))
-        rank = np.arange(len(own)) - start[own]
-        enough = np.bincount(own, minlength=len(todo)) >= lengths[todo]
-        take = (rank < lengths[todo][own]) & enough[own]
-        sel_own, sel_ids = own[take], kept[take]
-        bounds = np.searchsorted(sel_own, np.arange(len(todo) + 1))
-        for r in np.flatnonzero(enough):
-            got[todo[r]] = sel_ids[bounds[r]:bounds[r + 1]]
-        todo, factor = todo[~enough], factor * 2
-    flat = np.concatenate(got).astype(np.int64)
-    return flat, np.repeat(np.arange(U), lengths)
