@@ -1,7 +1,8 @@
 """Training throughput and peak memory of one epoch, measured side by side in one run.
 
 Each configuration runs in its own subprocess, so its peak RSS (``ru_maxrss``) is its
-own. Printed per configuration: seconds per epoch, sequences/s, peak RSS.
+own. Printed per configuration: seconds per epoch, sequences/s, seconds of one evaluation
+pass (full ranking of the validation split, as the Trainer runs it after each epoch), peak RSS.
 
 Configurations (``--set``):
 
@@ -18,6 +19,7 @@ Configurations (``--set``):
     python bench/bench_train.py --set h2rec             # issue 5
     python bench/bench_train.py --set sasrec --quick    # a fraction of the users
     python bench/bench_train.py --set h2rec --only yelp --blas-threads 1
+    python bench/bench_train.py --set h2rec --only yelp --blas-threads 1 --eval-only  # no epoch
 
 Levers the measured configurations use (each documented where it lives):
 
@@ -62,12 +64,14 @@ SETS = {
 }
 
 
-def run_one(cfg, quick):
-    """Build the workload and model of ``cfg``, time one epoch; return a dict of measurements."""
+def run_one(cfg, quick, eval_only=False):
+    """Build the workload and model of ``cfg``, time one epoch (unless ``eval_only``) and one
+    full-ranking validation pass; return a dict of measurements."""
     import numpy as np
 
     from minih2rec.config import TrainConfig
     from minih2rec.data import make_shaped_like, split_leave_one_out
+    from minih2rec.eval import evaluate
     from minih2rec.experiment import build_model
     from minih2rec.train import Trainer
 
@@ -84,14 +88,23 @@ def run_one(cfg, quick):
                      bucket=cfg.get("bucket", False))
     trainer = Trainer(model, split, tc, progress=False, log=lambda *a: None)
     users = sum(1 for s in split.train if len(s) >= 2)
+    epoch_s = None
+    if not eval_only:
+        t0 = time.perf_counter()
+        trainer._run_epoch()
+        epoch_s = time.perf_counter() - t0
+    # the pass the Trainer runs after each epoch (its cost does not depend on the weights)
     t0 = time.perf_counter()
-    trainer._run_epoch()
-    epoch_s = time.perf_counter() - t0
+    res = evaluate(model, split, stage="valid", protocol="full", max_len=cfg["max_len"],
+                   batch_size=tc.eval_batch_size)
+    eval_s = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(label=cfg["label"], users=users, blas=os.environ.get("OPENBLAS_NUM_THREADS", "default"),
                 interactions=int(inter.num_interactions),
-                setup_s=round(setup_s, 1), epoch_s=round(epoch_s, 1),
-                seq_per_s=round(users / epoch_s, 1), peak_rss_mb=round(rss_mb), np=np.__version__)
+                setup_s=round(setup_s, 1), epoch_s=None if eval_only else round(epoch_s, 1),
+                seq_per_s=None if eval_only else round(users / epoch_s, 1),
+                eval_s=round(eval_s, 1), eval_users=res.counts["overall"],
+                peak_rss_mb=round(rss_mb), np=np.__version__)
 
 
 def main():
@@ -102,10 +115,12 @@ def main():
     p.add_argument("--only", default="", help="run only configurations whose label contains this")
     p.add_argument("--blas-threads", type=int, default=0,
                    help="OPENBLAS_NUM_THREADS for the measured processes (0 = leave the default)")
+    p.add_argument("--eval-only", action="store_true",
+                   help="skip the training epoch; time only the evaluation pass")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child is not None:                       # inside the subprocess
-        print(json.dumps(run_one(json.loads(args.child), args.quick)))
+        print(json.dumps(run_one(json.loads(args.child), args.quick, args.eval_only)))
         return 0
     from minih2rec import format_backend_info
     print(format_backend_info())
@@ -117,16 +132,20 @@ def main():
     for cfg in SETS[args.set]:
         if args.only.lower() not in cfg["label"].lower():
             continue
-        out = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg), "--quick", str(args.quick)],
+        cmd = [sys.executable, __file__, "--child", json.dumps(cfg), "--quick", str(args.quick)]
+        out = subprocess.run(cmd + (["--eval-only"] if args.eval_only else []),
                              capture_output=True, text=True, env=env)
         if out.returncode != 0:
             print(f"{cfg['label']}: FAILED\n{out.stderr[-2000:]}")
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = rows[-1]
-        print(f"{r['label']:50s} users {r['users']:6d}  epoch {r['epoch_s']:7.1f}s  "
-              f"{r['seq_per_s']:7.1f} seq/s  peak RSS {r['peak_rss_mb']:6d} MB  (setup {r['setup_s']}s)")
-    if args.set == "sasrec" and len(rows) == 2:
+        epoch = ("epoch       -" if r["epoch_s"] is None
+                 else f"epoch {r['epoch_s']:7.1f}s  {r['seq_per_s']:7.1f} seq/s")
+        print(f"{r['label']:50s} users {r['users']:6d}  {epoch}  "
+              f"eval {r['eval_s']:6.1f}s ({r['eval_users']:,} users, full ranking, valid)  "
+              f"peak RSS {r['peak_rss_mb']:6d} MB  (setup {r['setup_s']}s)")
+    if args.set == "sasrec" and len(rows) == 2 and rows[0]["epoch_s"] is not None:
         print(f"dynamic-length speed-up: {rows[1]['epoch_s'] / rows[0]['epoch_s']:.2f}x")
     return 0
 
