@@ -59,7 +59,7 @@ class Trainer:
         self.out_dir = out_dir
         self.progress, self.log = progress, log
         self.params = list(model.named_parameters())
-        self.optimizer = Adam([p for _, p in self.params], lr=self.config.lr,
+        self.optimizer = Adam([p for _, p in self.params], lr=self.config.lr, betas=tuple(self.config.betas),
                               weight_decay=self.config.weight_decay)
         self.rng = np.random.default_rng(self.config.seed)
         self.epoch = 0                # epochs completed
@@ -100,6 +100,9 @@ class Trainer:
                                    batch_size=cfg.eval_batch_size)
                     value = res.overall[cfg.eval_metric]
                     row["valid_" + cfg.eval_metric] = value
+                    for group in ("head", "tail"):            # the seesaw, epoch by epoch
+                        if group in res.groups:
+                            row[f"valid_{group}_{cfg.eval_metric}"] = res.get(group, cfg.eval_metric)
                     if value > self.best_valid:
                         self.best_valid, self.best_epoch, self.bad_epochs = value, self.epoch, 0
                         self.best_state = self.model.state_dict()

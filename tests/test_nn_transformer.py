@@ -1,4 +1,4 @@
-"""TransformerBlock and SASRecBackbone: causality, padding, pre/post-LN, gradients."""
+"""TransformerBlock and SASRecBackbone: causality, padding, the three block layouts, gradients."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -6,13 +6,13 @@ from hypothesis import strategies as st
 
 from minih2rec.autograd import Tensor
 from minih2rec.autograd.gradcheck import gradcheck
-from minih2rec.nn import SASRecBackbone, TransformerBlock
+from minih2rec.nn import BLOCKS, SASRecBackbone, TransformerBlock
 
 pytestmark = pytest.mark.numpy_backend
 
 
-def _backbone(d, heads, blocks, seed, pre_ln=True, dropout=0.0):
-    bb = SASRecBackbone(d, heads, blocks, dropout, np.random.default_rng(seed), pre_ln=pre_ln)
+def _backbone(d, heads, blocks, seed, block="sasrec", dropout=0.0):
+    bb = SASRecBackbone(d, heads, blocks, dropout, np.random.default_rng(seed), block=block)
     return bb.to_dtype(np.float64)
 
 
@@ -22,14 +22,14 @@ def _left_pad(rng, B, T):
 
 
 cases = st.tuples(st.integers(1, 3), st.integers(1, 6), st.sampled_from([(4, 1), (4, 2)]),
-                  st.booleans(), st.integers(0, 2**16))
+                  st.sampled_from(BLOCKS), st.integers(0, 2**16))
 
 
 @given(cases)
 def test_backbone_causal(args):
-    B, T, (d, H), pre_ln, seed = args
+    B, T, (d, H), block, seed = args
     rng = np.random.default_rng(seed)
-    bb, t = _backbone(d, H, 2, seed, pre_ln), int(rng.integers(0, T))
+    bb, t = _backbone(d, H, 2, seed, block), int(rng.integers(0, T))
     pad = _left_pad(rng, B, T)
     x = rng.standard_normal((B, T, d)) * ~pad[..., None]
     x2 = x.copy()
@@ -41,9 +41,9 @@ def test_backbone_causal(args):
 
 @given(cases)
 def test_backbone_padding_invariant_zero_and_finite(args):
-    B, T, (d, H), pre_ln, seed = args
+    B, T, (d, H), block, seed = args
     rng = np.random.default_rng(seed)
-    bb = _backbone(d, H, 2, seed, pre_ln)
+    bb = _backbone(d, H, 2, seed, block)
     pad = _left_pad(rng, B, T)
     pad[0] = True                                     # an all-padding row
     x = rng.standard_normal((B, T, d))
@@ -55,17 +55,32 @@ def test_backbone_padding_invariant_zero_and_finite(args):
     assert np.all(y1[pad] == 0)
 
 
-def test_pre_and_post_ln_differ_and_block_gradcheck():
+def test_block_layouts_differ_and_gradcheck():
     rng = np.random.default_rng(0)
     x = Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True, dtype=np.float64)
     pad = np.array([[True, False, False], [False, False, False]])
     outs = []
-    for pre_ln in (True, False):
-        blk = TransformerBlock(4, 2, 0.0, np.random.default_rng(1), pre_ln=pre_ln).to_dtype(np.float64)
+    for block in BLOCKS:
+        blk = TransformerBlock(4, 2, 0.0, np.random.default_rng(1), block=block).to_dtype(np.float64)
         outs.append(blk(x, pad).data)
         params = blk.parameters()
         assert gradcheck(lambda x, *ps: blk(x, pad), x, *params)
-    assert not np.allclose(outs[0], outs[1])
+    for i in range(len(outs)):
+        for j in range(i):
+            assert not np.allclose(outs[i], outs[j])
+
+
+def test_sasrec_block_normalises_only_the_query():
+    """q = LN1(x); x = LN2(q + Attn(q, x, x)); out = x + FFN(x) -- keys/values read the raw x."""
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((2, 5, 8)) * 3 + 1, dtype=np.float64)
+    blk = TransformerBlock(8, 2, 0.0, np.random.default_rng(5), block="sasrec").to_dtype(np.float64)
+    q = blk.ln1(x)
+    h = blk.ln2(q + blk.attn(q, x, x, causal=True))
+    np.testing.assert_allclose(blk(x).data, (h + blk.ffn(h)).data, atol=1e-12)
+    wrong = blk.ln2(q + blk.attn(q, causal=True))             # keys from LN(x) instead
+    assert not np.allclose(blk(x).data, (wrong + blk.ffn(wrong)).data)
+    assert blk.ln1.eps == 1e-8                                # SASRec's code uses eps 1e-8
 
 
 def test_backbone_gradcheck_through_two_blocks():

@@ -161,7 +161,7 @@ class H2Rec(TableRecommender):
         self.gate = GranularityGate(c.d, L, c.gate_hidden or c.d, rng) if c.gate else None
         self.mask_emb = Parameter(init_normal((L, c.d), rng)) if c.lambda_msg > 0 else None  # (L, d)
         self.sid_backbone = self.backbone if c.shared_backbone else SASRecBackbone(
-            c.d, c.heads, c.blocks, c.dropout, rng, hidden=c.ffn_hidden, pre_ln=c.pre_ln,
+            c.d, c.heads, c.blocks, c.dropout, rng, hidden=c.ffn_hidden, block=c.block,
             activation=c.activation)
         self.cooc = cooc
         self.last_losses = {}                      # float value of each loss term of the last loss()
@@ -266,6 +266,15 @@ class H2Rec(TableRecommender):
             keep = self.rng.random(E_h.shape[0]) >= p                         # (V+1,)
             E_h = E_h * Tensor(keep[:, None].astype(E_h.dtype))
         return ops.concatenate([E_h, es_table], axis=-1)                      # (V+1, 2d)
+
+    def _score_tables(self):
+        """``[E_h ; e_s]`` and ``e_s`` itself: evaluation builds them once per pass (``score_tables``)."""
+        es_table = self.code_emb.table()                                      # (V+1, d)
+        return {"items": self._table(es_table), "es": es_table}
+
+    def _last_states(self, seq, positions, tables):
+        """``[H_h ; H_s]`` at the last column (B, 2d); the SID inputs read the shared ``tables["es"]``."""
+        return self._encode(seq, positions, tables["es"])[0].data[:, -1, :]
 
     def loss(self, batch):
         """``L_rec + lambda_code L_code + lambda_msg L_msg`` for a Batch -> scalar Tensor.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn import Dropout, Embedding, SASRecBackbone
+from ..nn import BLOCKS, Dropout, Embedding, SASRecBackbone
 from .base import REC_LOSSES, SequentialRecommender, check_sequence_inputs
 
 
@@ -29,7 +29,7 @@ class SASRecConfig:
     loss: str = "full_softmax"  # full cross-entropy: much better tail accuracy than BCE
                                 # while V is small enough to score all items (DESIGN.md §4)
     seed: int = 0               # one seed drives init and dropout -> runs are reproducible
-    pre_ln: bool = True         # pre-LayerNorm blocks train stably without warm-up
+    block: str = "pre_ln"       # transformer block layout: "sasrec" | "pre_ln" | "post_ln" (nn/transformer.py)
     ffn_hidden: int = None      # None = d, SASRec's point-wise FFN keeps the width
     activation: str = "relu"    # SASRec's FFN uses ReLU ("gelu" is the modern alternative)
 
@@ -45,6 +45,7 @@ class SASRecConfig:
         _check(self.ffn_hidden is None or self.ffn_hidden >= 1, "ffn_hidden", self.ffn_hidden,
                ">= 1 or None")
         _check(self.activation in ("relu", "gelu"), "activation", self.activation, "'relu' or 'gelu'")
+        _check(self.block in BLOCKS, "block", self.block, f"one of {BLOCKS}")
 
     @classmethod
     def tiny(cls, num_items, **overrides):
@@ -79,7 +80,7 @@ class SASRec(SequentialRecommender):
         self.pos_emb = Embedding(c.max_len, c.d, rng, padding_idx=None)       # P (max_len, d)
         self.emb_drop = Dropout(c.dropout, rng)
         self.backbone = SASRecBackbone(c.d, c.heads, c.blocks, c.dropout, rng,
-                                       hidden=c.ffn_hidden, pre_ln=c.pre_ln, activation=c.activation)
+                                       hidden=c.ffn_hidden, block=c.block, activation=c.activation)
 
     def forward(self, seq, positions):
         """``seq`` int (B, T) left-padded, ``positions`` int (T,) in [0, max_len) -> H (B, T, d)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd import ops
-from ..nn import Dropout, Embedding, SASRecBackbone
+from ..nn import BLOCKS, Dropout, Embedding, SASRecBackbone
 from .base import REC_LOSSES, SequentialRecommender, check_sequence_inputs
 from .item_side import CODE_INITS, CodeEmbeddings, check_codes, check_field
 
@@ -44,7 +44,7 @@ class SIDConfig:
     code_init: str = "rq"       # "rq": C^l starts from the RQ codebooks (content geometry from step 0);
                                 # "random": plain normal init (needs no codebooks)
     sid_projection: bool = False  # a Linear(d, d) after mean_l C^l: off, the plain mean is the paper's e_s
-    pre_ln: bool = True         # pre-LayerNorm blocks train stably without warm-up
+    block: str = "pre_ln"       # transformer block layout: "sasrec" | "pre_ln" | "post_ln" (nn/transformer.py)
     ffn_hidden: int = None      # None = d, SASRec's point-wise FFN keeps the width
     activation: str = "relu"    # SASRec's FFN activation
 
@@ -63,6 +63,7 @@ class SIDConfig:
         check_field(c.code_init in CODE_INITS, c, "code_init", c.code_init, f"one of {CODE_INITS}")
         check_field(c.ffn_hidden is None or c.ffn_hidden >= 1, c, "ffn_hidden", c.ffn_hidden, ">= 1 or None")
         check_field(c.activation in ("relu", "gelu"), c, "activation", c.activation, "'relu' or 'gelu'")
+        check_field(c.block in BLOCKS, c, "block", c.block, f"one of {BLOCKS}")
 
     @classmethod
     def tiny(cls, num_items, num_levels, codebook_size, **overrides):
@@ -90,7 +91,7 @@ class TableRecommender(SequentialRecommender):
         self.pos_emb = Embedding(c.max_len, c.d, self.rng, padding_idx=None)   # P (max_len, d)
         self.emb_drop = Dropout(c.dropout, self.rng)
         self.backbone = SASRecBackbone(c.d, c.heads, c.blocks, c.dropout, self.rng,
-                                       hidden=c.ffn_hidden, pre_ln=c.pre_ln, activation=c.activation)
+                                       hidden=c.ffn_hidden, block=c.block, activation=c.activation)
 
     @property
     def codes(self):
@@ -120,6 +121,10 @@ class TableRecommender(SequentialRecommender):
     def forward(self, seq, positions):
         """``seq`` int (B, T) left-padded, ``positions`` int (T,) -> H (B, T, d)."""
         return self._states(seq, positions, self.item_table())
+
+    def _last_states(self, seq, positions, tables):
+        """Scoring states at the last column (B, d); inputs from the once-built ``tables["items"]``."""
+        return self._states(seq, positions, tables["items"]).data[:, -1, :]
 
     def loss(self, batch):
         """Next-item loss; the item table is computed once and shared by inputs and scores."""
