@@ -127,7 +127,7 @@ def test_load_content_vectors_errors(tmp_path):
 
 
 def test_content_for_prefers_planted_content_then_text():
-    planted = np.vstack([np.zeros((1, 2)), np.ones((3, 2))]).astype(np.float32)
+    planted = np.vstack([np.zeros((1, 2)), np.arange(6).reshape(3, 2)]).astype(np.float32)
     inter = SimpleNamespace(num_items=3, content=planted, item_text=["", "a b", "c d", "e f"], name="toy")
     np.testing.assert_array_equal(content_for(inter), planted)
     inter.content = None

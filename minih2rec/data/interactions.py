@@ -80,6 +80,10 @@ class Interactions:
             self.content = np.asarray(self.content, dtype=np.float32)
             if self.content.ndim != 2 or self.content.shape[0] != V + 1:
                 raise ValueError(f"content has shape {self.content.shape}, expected ({V + 1}, D)")
+            bad = np.flatnonzero(~np.isfinite(self.content).all(axis=1))
+            if bad.size:                          # a NaN here would only surface deep in PCA / k-means
+                raise ValueError(f"content row {bad[0]} (item id {bad[0]}) of {self.name} has a NaN or "
+                                 f"inf entry ({bad.size} such rows)")
         if self.timestamps is not None:
             self.timestamps = [np.asarray(t, dtype=np.float64) for t in self.timestamps]
             if [len(t) for t in self.timestamps] != [len(s) for s in self.sequences]:
@@ -288,8 +292,12 @@ def _align_content(content, item_ids, item_raw, where):
     if len(dims) > 1 or any(len(d) != 1 for d in dims):
         raise ValueError(f"content vectors{where} must all be 1-d of one length, got {dims}")
     D = dims.pop()[0] if dims else 0
-    out = np.zeros((len(rows), D), dtype=np.float32)
+    out = np.zeros((len(rows), D), dtype=np.float64)
     for r, vec in enumerate(rows):
         if vec is not None:
             out[r] = vec
-    return out
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    if bad.size:                                  # checked in float64: 1e39 is finite here, inf in float32
+        raise ValueError(f"content vector of item {item_ids[bad[0]]!r}{where} has a NaN or inf entry "
+                         f"({bad.size} such items)")
+    return out.astype(np.float32)

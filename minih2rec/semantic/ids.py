@@ -4,7 +4,12 @@
 (all zeros, never looked up as a real item). Every code lies in ``[0, K)``.
 With ``dedup=True`` the last column is the TIGER-style extra level that makes
 the tuples unique (``codebooks`` then has L-1 levels).
+
+Codes are only meaningful for the catalogue they were built on: a file also stores
+that catalogue's *item fingerprint* (a hash of the raw item ids of items 1..V, in id
+order), and :meth:`SemanticIDs.check_data` refuses a dataset whose items differ.
 """
+import hashlib
 import io
 import os
 import zipfile
@@ -13,7 +18,9 @@ from typing import Optional
 
 import numpy as np
 
+from ..checkpoint import atomic_write_bytes, atomic_write_json
 from ..quantize.report import code_usage, collision_rate
+from ..quantize.residual import RQKMeans
 
 
 @dataclass
@@ -26,6 +33,8 @@ class SemanticIDs:
     method: str                          # how they were made, e.g. "rq-kmeans"
     codebooks: Optional[np.ndarray] = None   # (L, K, D), or (L-1, K, D) with dedup; None if unknown
     dedup: bool = False                  # True if the last column is the dedup level
+    fingerprint: Optional[str] = None    # item_fingerprint of the catalogue they were built on
+    data_name: Optional[str] = None      # that catalogue's name, for error messages
 
     def __post_init__(self):
         self.codes = np.asarray(self.codes)
@@ -45,7 +54,27 @@ class SemanticIDs:
                 "method": self.method, "dedup": self.dedup,
                 "codes_used_per_level": [int(u) for u in (usage > 0).sum(axis=1)],
                 "collision_rate": collision_rate(items),
-                "has_codebooks": self.codebooks is not None}
+                "has_codebooks": self.codebooks is not None, "data": self.data_name,
+                "item_fingerprint": self.fingerprint}
+
+    def check_data(self, inter, where="semantic IDs"):
+        """Raise ValueError naming ``where`` unless these IDs were built for ``inter``'s items.
+
+        The item count must match and so must the item fingerprint (the same raw item
+        ids behind ids 1..V); IDs without a fingerprint cannot be checked and are refused.
+        """
+        V, name = int(inter.num_items), getattr(inter, "name", "the dataset")
+        built_for = f"{self.data_name!r}" if self.data_name else "another dataset"
+        if self.num_items != V:
+            raise ValueError(f"{where} has IDs for {self.num_items} items (built for {built_for}) but "
+                             f"{name!r} has {V}; rebuild them with `python -m minih2rec sids` on this data")
+        if self.fingerprint is None:
+            raise ValueError(f"{where} has no item fingerprint, so its item mapping cannot be checked; "
+                             f"rebuild it with `python -m minih2rec sids` on this data")
+        if self.fingerprint != item_fingerprint(inter.item_ids):
+            raise ValueError(f"{where} was built for the items of {built_for}, not those of {name!r} "
+                             f"(same count {V}, different item ids); rebuild it with "
+                             f"`python -m minih2rec sids` on this data")
 
     def save(self, path):
         """Write ``path`` (.npz, suffix added if missing) and a JSON summary beside it; return the .npz path."""
@@ -56,7 +85,10 @@ class SemanticIDs:
                   "levels": np.int64(self.levels), "method": np.str_(self.method), "dedup": np.bool_(self.dedup)}
         if self.codebooks is not None:
             arrays["codebooks"] = self.codebooks
-        from ..checkpoint import atomic_write_bytes, atomic_write_json
+        if self.fingerprint is not None:
+            arrays["fingerprint"] = np.str_(self.fingerprint)
+        if self.data_name is not None:
+            arrays["data_name"] = np.str_(self.data_name)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(path, buf.getvalue())          # a crash never leaves half a file
@@ -64,25 +96,34 @@ class SemanticIDs:
         return path
 
     @classmethod
-    def load(cls, path, num_items=None):
+    def load(cls, path, num_items=None, inter=None):
         """Read a file written by :meth:`save`, checking shapes and code ranges.
 
         Parameters
         ----------
         path : str or Path to the .npz.
         num_items : int or None -- if given, the file must hold IDs for exactly this many items.
+        inter : Interactions or None -- if given, the file must have been built for its items
+            (:meth:`check_data`: item count and item fingerprint).
 
         Raises
         ------
         ValueError naming the file on a missing/corrupt file or array, codes outside ``[0, K)``,
-        a non-zero padding row, or an item-count mismatch.
+        a non-zero padding row, an item-count mismatch, or IDs of another catalogue.
         """
         path = os.fspath(path)
         try:
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
+            loaded = np.load(path, allow_pickle=False)
         except (OSError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
             raise ValueError(f"semantic-ID file {path!r} could not be read as an .npz: {exc}") from exc
+        if not isinstance(loaded, np.lib.npyio.NpzFile):       # a plain .npy: one bare array
+            raise ValueError(f"semantic-ID file {path!r} is a plain .npy array, not the .npz that "
+                             f"SemanticIDs.save and `python -m minih2rec sids` write")
+        try:
+            with loaded as f:
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"semantic-ID file {path!r} has a corrupt array: {exc}") from exc
         missing = [k for k in ("codes", "codebook_size", "levels", "method") if k not in arrays]
         if missing:
             raise ValueError(f"semantic-ID file {path!r} lacks arrays {missing} (has {sorted(arrays)})")
@@ -90,6 +131,8 @@ class SemanticIDs:
         try:
             K, L, method = int(arrays["codebook_size"]), int(arrays["levels"]), str(arrays["method"])
             dedup = bool(arrays.get("dedup", False))
+            fingerprint = str(arrays["fingerprint"]) if "fingerprint" in arrays else None
+            data_name = str(arrays["data_name"]) if "data_name" in arrays else None
         except (TypeError, ValueError) as exc:
             raise ValueError(f"semantic-ID file {path!r} has a malformed header field: {exc}") from exc
         books = arrays.get("codebooks")
@@ -97,7 +140,10 @@ class SemanticIDs:
         if num_items is not None and codes.shape[0] - 1 != int(num_items):
             raise ValueError(f"semantic-ID file {path!r} has IDs for {codes.shape[0] - 1} items but the dataset "
                              f"has {int(num_items)}; rebuild the IDs for this dataset")
-        return cls(codes, K, L, method, books, dedup)
+        sids = cls(codes, K, L, method, books, dedup, fingerprint, data_name)
+        if inter is not None:
+            sids.check_data(inter, f"semantic-ID file {path!r}")
+        return sids
 
     @classmethod
     def from_quantizer(cls, content, quantizer=None, levels=3, codebook_size=64, seed=0, dedup=False):
@@ -114,8 +160,6 @@ class SemanticIDs:
         -------
         SemanticIDs with ``codes`` (V+1, L) and the quantizer's codebooks.
         """
-        from ..quantize.residual import RQKMeans
-
         content = np.asarray(content)
         if content.ndim != 2 or content.shape[0] < 2:
             raise ValueError(f"from_quantizer: content must be (V+1, D) with V >= 1, got shape {content.shape}")
@@ -127,6 +171,12 @@ class SemanticIDs:
         q_dedup = bool(getattr(q, "dedup", False))
         method = getattr(q, "method", type(q).__name__.lower())
         return cls(codes, int(q.codebook_size), codes.shape[1], method, getattr(q, "codebooks", None), q_dedup)
+
+
+def item_fingerprint(item_ids):
+    """16 hex digits of SHA-256 over the raw ids of items 1..V, in id order (``item_ids`` is (V+1,))."""
+    text = "\n".join(str(i) for i in np.asarray(item_ids)[1:].tolist())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _validate(codes, K, L, codebooks, dedup, where):
@@ -147,3 +197,9 @@ def _validate(codes, K, L, codebooks, dedup, where):
         want = (L - int(dedup), K)
         if codebooks.ndim != 3 or codebooks.shape[:2] != want:
             raise ValueError(f"{where}: codebooks have shape {codebooks.shape}; expected ({want[0]}, {K}, D)")
+        if not np.issubdtype(codebooks.dtype, np.floating) and not np.issubdtype(codebooks.dtype, np.integer):
+            raise ValueError(f"{where}: codebooks have dtype {codebooks.dtype}; expected floats")
+        bad = np.argwhere(~np.isfinite(codebooks).all(axis=2))      # (n_bad, 2) of (level, code)
+        if bad.size:                  # a NaN codeword would make the first training step NaN
+            raise ValueError(f"{where}: codebook level {bad[0][0]}, code {bad[0][1]} has a NaN or inf "
+                             f"entry ({len(bad)} bad codewords in total); rebuild the semantic IDs")
