@@ -3,6 +3,8 @@
 Model hyper-parameters live with each model (``SASRecConfig``, ``H2RecConfig``);
 this file holds what the training loop and the data pipeline need.
 """
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 
@@ -28,8 +30,13 @@ class TrainConfig:
 
     def __post_init__(self):
         validate_positive(self, "epochs", "batch_size", "eval_every", "eval_batch_size")
-        if not self.lr > 0:
-            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        if not (isinstance(self.lr, numbers.Real) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"TrainConfig.lr (--lr) must be a finite number > 0, got {self.lr}")
+        if not (isinstance(self.seed, numbers.Integral) and self.seed >= 0):   # numpy seeds are non-negative
+            raise ValueError(f"TrainConfig.seed (--seed) must be an integer >= 0, got {self.seed!r}")
+        if not (math.isfinite(self.weight_decay) and math.isfinite(self.clip_norm)):
+            raise ValueError("TrainConfig.weight_decay and clip_norm must be finite, got "
+                             f"{self.weight_decay}, {self.clip_norm}")
         if self.weight_decay < 0 or self.clip_norm < 0 or self.patience < 0:
             raise ValueError("TrainConfig.weight_decay, clip_norm and patience must be >= 0, got "
                              f"{self.weight_decay}, {self.clip_norm}, {self.patience}")
