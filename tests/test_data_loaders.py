@@ -81,7 +81,7 @@ def test_recbole_item_without_title_fields(tmp_path):
 def test_csv_delimiters_and_optional_header(tmp_path, sep):
     rows = ["7", "a", "2"], ["7", "b", "1"], ["8", "a", "3"]
     body = "\n".join(sep.join(r) for r in rows) + "\n"
-    no_header = load(write(tmp_path / "x.csv", body))
+    no_header = load(write(tmp_path / "x.csv", body), header=False)
     with_header = load(write(tmp_path / "y.csv", sep.join(["user", "item", "timestamp"]) + "\n"
                              + body))
     assert seqs(no_header) == seqs(with_header) == {7: ["b", "a"], 8: ["a"]}
@@ -102,6 +102,50 @@ def test_csv_bom_crlf_and_huge_ids(tmp_path):
     inter = load(path)
     assert inter.user_ids.tolist() == ["7", huge]       # not all canonical ints: string order
     assert seqs(inter)[huge] == ["b", "a"]
+
+
+def test_headerless_csv_is_an_error_not_ratings_as_timestamps(tmp_path):
+    # "7,a,5" once loaded with the rating 5 used as the time of the interaction
+    path = write(tmp_path / "r.csv", "7,a,5\n7,b,3\n8,a,4\n")
+    with pytest.raises(DataFormatError, match=rf"{path}:1: no header line: '7,a,5' names no known "
+                                               r"column; add a first line naming the columns, "
+                                               r"e.g. user,item,timestamp"):
+        load(path)
+    path = write(tmp_path / "r.tsv", "user\titem\trating\n7\ta\t5\n")
+    with pytest.raises(DataFormatError, match=r"missing column 'timestamp' in header "
+                                              r"\(found: user, item, rating\)"):
+        load(path)
+
+
+def test_movielens_latest_header_is_accepted(tmp_path):
+    path = write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n"
+                                           "1,31,2.5,1260759144\n1,1029,3.0,1260759179\n"
+                                           "2,31,4.0,1260759100\n")
+    inter = load(path)
+    assert seqs(inter) == {1: [31, 1029], 2: [31]}
+    assert inter.timestamps[0].tolist() == [1260759144, 1260759179]
+
+
+def test_cr_only_line_endings_name_the_real_cause(tmp_path):
+    path = write(tmp_path / "mac.csv", "user,item,timestamp\r7,a,1\r7,b,2\r")
+    with pytest.raises(DataFormatError, match=rf"{path}: lines end with a bare carriage return"):
+        load(path)
+
+
+def test_folder_with_format_csv_is_one_clear_error(tmp_path):
+    write(tmp_path / "x.csv", "user,item,timestamp\n7,a,1\n")
+    with pytest.raises(ValueError, match=rf"format 'csv' reads one file, but {tmp_path} is a folder"):
+        load(tmp_path, format="csv")
+    with pytest.raises(DataFormatError, match=rf"{tmp_path}: is a folder, not a file"):
+        from minih2rec.data.reading import read_lines
+        read_lines(tmp_path)
+
+
+@pytest.mark.parametrize("k", [-1, 2.5, True])
+def test_negative_or_non_integer_k_core_is_rejected(tmp_path, k):
+    path = write(tmp_path / "x.csv", "user,item,timestamp\nu,a,1\n")
+    with pytest.raises(ValueError, match=rf"k_core={k!r} must be an integer >= 0"):
+        load(path, k_core=k)
 
 
 def test_movie_text():
@@ -141,7 +185,7 @@ BAD = [  # (file name, content, expected "file:line: message" tail)
     ("x.inter", HEADER, ": no data rows"),
     ("x.inter", HEADER + "1\t2\tinf\n", ":2: timestamp 'inf' is not finite"),
     ("x.csv", "1 2 3\n", ":1: cannot find a delimiter"),
-    ("x.csv", "1,2,3\n1,2\n", ":2: expected 3 fields separated by ',', got 2"),
+    ("x.csv", "user,item,time\n1,2,3\n1,2\n", ":3: expected 3 fields separated by ',', got 2"),
 ]
 
 
@@ -180,7 +224,7 @@ def test_bad_item_files(tmp_path, name, content, expected):
 
 
 def test_repeated_item_in_item_file_keeps_first(tmp_path, caplog):
-    write(tmp_path / "x.csv", "u,a,1\n")
+    write(tmp_path / "x.csv", "user,item,timestamp\nu,a,1\n")
     write(tmp_path / "t.txt", "a\tfirst\na\tsecond\n")
     with caplog.at_level(logging.WARNING, logger="minih2rec.data"):
         inter = load(tmp_path / "x.csv", item_text=tmp_path / "t.txt")
@@ -189,7 +233,7 @@ def test_repeated_item_in_item_file_keeps_first(tmp_path, caplog):
 
 
 def test_kcore_error_names_file(tmp_path):
-    path = write(tmp_path / "x.csv", "u,a,1\nv,b,2\n")
+    path = write(tmp_path / "x.csv", "user,item,timestamp\nu,a,1\nv,b,2\n")
     with pytest.raises(ValueError, match=f"after 2-core filtering in {path}"):
         load(path, k_core=2)
 

@@ -144,7 +144,7 @@ def build_interactions(users, items, timestamps=None, *, item_text=None, content
     item_text : dict raw item id -> str, or None.
     content : dict raw item id -> 1-d vector (all of one length D), or None.
     dedup : bool -- keep only the earliest interaction of each (user, item) pair.
-    k_core : int -- iterative k-core filter (0 or 1: no filter).
+    k_core : int >= 0 -- iterative k-core filter (0 or 1: no filter).
     name : str -- dataset name.
     source : str or None -- file(s) the triples came from, quoted in error messages.
 
@@ -158,6 +158,8 @@ def build_interactions(users, items, timestamps=None, *, item_text=None, content
     is empty, or nothing is left after the k-core filter.
     """
     where = f" in {source}" if source else ""
+    if isinstance(k_core, bool) or not isinstance(k_core, (int, np.integer)) or k_core < 0:
+        raise ValueError(f"k_core={k_core!r} must be an integer >= 0 (0 or 1: no filter)")
     n = len(users)
     if len(items) != n or (timestamps is not None and len(timestamps) != n):
         raise ValueError(f"users, items and timestamps have different lengths{where}")

@@ -70,4 +70,7 @@ def load(path, format=None, **kwargs):
     fmt = detect_format(path) if format is None else _ALIASES.get(format.lower(), format.lower())
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {format!r}; choose one of {sorted(FORMATS)}")
+    if fmt == "csv" and path.is_dir():
+        raise ValueError(f"format 'csv' reads one file, but {path} is a folder; pass the CSV file "
+                         f"itself (a folder holds ml-100k, ml-1m or atomic files)")
     return FORMATS[fmt](path, **kwargs)

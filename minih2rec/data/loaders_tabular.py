@@ -11,11 +11,14 @@ fields ``movie_title``/``title``, ``release_year``/``year`` and ``class``/``genr
 ``categories`` it is ``"Title (year). Genres: A, B"`` (``token_seq`` values are
 space-separated); other fields are joined as ``"field: value; ..."``.
 
-**CSV/TSV.** Three columns ``user, item, timestamp``; the delimiter is sniffed from the
-first line among ``,``, tab and ``;`` (the one that occurs most). The first line is a
-header when one of its fields is a known column name (``user``, ``user_id``, ``item``,
-``item_id``, ``timestamp``, ``time``, ...); a header may then name more columns, in any
-order. No quoting: fields cannot contain the delimiter. Item text comes from an
+**CSV/TSV.** Columns ``user, item, timestamp``; the delimiter is sniffed from the
+first line among ``,``, tab and ``;`` (the one that occurs most). The first line must be
+a header naming the columns (``user``/``user_id``/``userId``, ``item``/``item_id``/
+``movieId``, ``timestamp``/``time``, ...), in any order, with any extra columns: the
+MovieLens "latest" ``userId,movieId,rating,timestamp`` reads as is. A file without a
+header is an error (a headerless ``user,item,rating`` file would otherwise be read with
+the ratings as timestamps); ``header=False`` reads exactly three columns ``user, item,
+timestamp``. No quoting: fields cannot contain the delimiter. Item text comes from an
 optional ``item<TAB>text`` file (an ``item``/``item_id`` header line is skipped).
 Content vectors (``.npy``) are attached later by ``minih2rec.semantic``; here
 ``content`` is None or a ``{raw item id: vector}`` dict.
@@ -35,7 +38,7 @@ ATOMIC_TYPES = ("token", "token_seq", "float", "float_seq")
 _TITLE, _YEAR = ("movie_title", "title", "name"), ("release_year", "year")
 _GENRES = ("class", "genre", "genres", "categories")
 CSV_USER = ("user", "user_id", "userid", "uid")
-CSV_ITEM = ("item", "item_id", "itemid", "iid", "movie_id", "product_id")
+CSV_ITEM = ("item", "item_id", "itemid", "iid", "movie_id", "movieid", "product_id")
 CSV_TIME = ("timestamp", "time", "ts", "unix_time")
 
 
@@ -164,7 +167,9 @@ def load_csv(path, *, item_text=None, content=None, delimiter=None, header=None,
     item_text : path of an ``item<TAB>text`` file, or None.
     content : None or ``{raw item id: vector}`` (``.npy`` files: see ``minih2rec.semantic``).
     delimiter : ",", "\\t" or ";"; None sniffs it from the first line.
-    header : True/False, or None to detect it (a field is a known column name).
+    header : None (the default) or True: the first line is a header naming the columns
+        (None: an error if it names no known column); False: no header, the columns are
+        ``user, item, timestamp``.
     dedup, k_core : see :func:`~minih2rec.data.interactions.build_interactions`.
     name : dataset name; default the file stem.
 
@@ -184,6 +189,10 @@ def load_csv(path, *, item_text=None, content=None, delimiter=None, header=None,
     known = set(CSV_USER + CSV_ITEM + CSV_TIME)
     if header is None:
         header = any(f in known for f in first)
+        if not header:                       # rows like "7,42,5": is the 5 a time or a rating?
+            raise DataFormatError(path, top + 1, f"no header line: {lines[top][:60]!r} names no known "
+                                                 f"column; add a first line naming the columns, e.g. "
+                                                 f"user{sep}item{sep}timestamp")
     if header:
         cols = tuple(_column(path, first, w, top + 1) for w in (CSV_USER, CSV_ITEM, CSV_TIME))
         ncols = len(first)

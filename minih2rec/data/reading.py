@@ -4,6 +4,7 @@ Plain ``str.split`` per line is fast enough (MovieLens-100K in ~0.1 s) and lets 
 problem be reported with its file and 1-based line number. Rules common to all formats:
 
 * lines are separated by ``\\n`` (a trailing ``\\r`` is dropped); blank lines are skipped;
+  a file whose lines end with a bare ``\\r`` (classic Mac) is an error that says so;
 * a UTF-8 byte-order mark is ignored; undecodable bytes raise ``DataFormatError`` naming
   the line and byte offset; a file with no non-blank line is an error ("file is empty");
 * ids are *tokens*: any non-empty string after stripping spaces (huge ids are fine);
@@ -31,7 +32,10 @@ def read_lines(path, encoding="utf-8"):
     -------
     list of str -- line k (1-based) is element k-1.
     """
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise DataFormatError(path, None, "is a folder, not a file") from None
     skip = 3 if data.startswith(b"\xef\xbb\xbf") else 0      # UTF-8 byte-order mark
     try:
         text = data[skip:].decode(encoding)
@@ -40,6 +44,10 @@ def read_lines(path, encoding="utf-8"):
         line = data.count(b"\n", 0, at) + 1
         raise DataFormatError(path, line, f"byte 0x{data[at]:02x} at byte offset {at} "
                                           f"is not valid {encoding} ({e.reason})") from None
+    if "\r" in text.rstrip("\r") and "\n" not in text:     # CR-only: the file reads as one line
+        raise DataFormatError(path, None, "lines end with a bare carriage return (CR, classic Mac "
+                                          "line endings), not LF or CRLF; convert it, e.g. "
+                                          "tr '\\r' '\\n' < OLD > NEW")
     lines = text.split("\n")
     if not any(ln.strip() for ln in lines):
         raise DataFormatError(path, None, "file is empty")
