@@ -64,7 +64,7 @@ def _cmd_train(args):
     from .experiment import dumps, run
     out = args.out or _default_out(args)
     result = run(args.model, _data_spec(args), _train_config(args), _model_overrides(args), out_dir=out,
-                 protocols=args.protocols, progress=not args.no_progress, resume=args.resume)
+                 protocols=args.protocols, progress=not args.no_progress, resume=args.resume, sids=args.sids)
     print(f"results written to {os.path.join(out, 'results.json')}; best weights in {os.path.join(out, 'best.npz')}")
     if args.json:
         print(dumps(result))
@@ -87,7 +87,8 @@ def _cmd_compare(args):
         per_model[m] = over
     out = args.out or os.path.join("runs", f"compare-{_data_name(args)}")
     compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
-            model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress)
+            model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress,
+            sids=args.sids)
     return 0
 
 
@@ -97,7 +98,8 @@ def _cmd_sids(args):
     inter = _data_spec(args).load()
     sids, report, seconds = build_semantic_ids(inter, args.method, args.levels, args.codebook_size,
                                                seed=args.seed, dim=args.dim, content_path=args.content)
-    print(f"{args.method}: L={args.levels}, K={args.codebook_size} on {inter.describe()}; fit {seconds:.1f}s")
+    print(f"{args.method}: L={sids.levels}, K={sids.codebook_size} on {inter.describe()}; "
+          f"content + fit {seconds:.1f}s")
     print(report.format_table())
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     sids.save(args.out)
@@ -137,6 +139,9 @@ def _add_model_args(p):
     p.add_argument("--loss", choices=("full_softmax", "sampled_softmax", "bce"))
     p.add_argument("--num-levels", type=int, help="semantic-ID levels L (sid, fusion, h2rec)")
     p.add_argument("--codebook-size", type=int, help="codes per level K (default ~sqrt of the item count)")
+    p.add_argument("--sids", metavar="FILE",
+                   help="sid, fusion, h2rec: semantic IDs written by `python -m minih2rec sids` for this "
+                        "data (default: computed the same way)")
     p.add_argument("--lambda-code", type=float, help="h2rec: weight of the code-guided alignment loss")
     p.add_argument("--lambda-msg", type=float, help="h2rec: weight of the masked granularity loss")
     p.add_argument("--hid-dropout", type=float,
@@ -195,7 +200,8 @@ def build_parser():
     _add_data_args(s)
     s.add_argument("--method", default="rqkmeans", choices=("rqkmeans", "rqvae"))
     s.add_argument("--levels", type=int, default=3, help="code levels L")
-    s.add_argument("--codebook-size", type=int, default=64, help="codes per level K")
+    s.add_argument("--codebook-size", type=int,
+                   help="codes per level K (default ~sqrt of the item count, as train uses)")
     s.add_argument("--dim", type=int, default=64, help="width of text-derived content vectors")
     s.add_argument("--content", help="a (V, D) .npy/.npz of content vectors to use instead")
     s.add_argument("--seed", type=int, default=0)

@@ -13,10 +13,12 @@ import numpy as np
 
 from .checkpoint import atomic_write_json
 from .experiment import run
+from .factory import check_config
 
 DEFAULT_MODELS = ("sasrec", "sid", "fusion", "h2rec")
 TABLE_GROUPS = ("overall", "head", "tail")
-TABLE_METRICS = ("HR@10", "NDCG@10")
+TABLE_METRICS = ("NDCG@10", "HR@10")        # the README's column order: NDCG first
+PROTOCOLS = ("full", "sampled")
 
 
 def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_overrides=None,
@@ -38,6 +40,7 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
     from .config import TrainConfig
     base_cfg = train_config or TrainConfig()
     model_overrides = model_overrides or {}
+    check_arguments(models, seeds, protocol, model_overrides)   # a typo fails before minutes of training
     inter = data.load()
     runs = {m: [] for m in models}
     for seed in seeds:
@@ -45,7 +48,7 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
             cfg = replace(base_cfg, seed=seed)
             t0 = time.perf_counter()
             res = run(m, data, cfg, model_overrides.get(m, {}), out_dir=None, protocols=(protocol,),
-                      progress=progress, log=lambda *a, **k: None, inter=inter)
+                      progress=f"{m} seed {seed}" if progress else False, log=lambda *a, **k: None, inter=inter)
             res.pop("_model"), res.pop("_split")
             res["wall_seconds"] = round(time.perf_counter() - t0, 1)
             runs[m].append(res)
@@ -55,6 +58,8 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
     summary = _summarise(runs, protocol)
     summary.update(data=runs[models[0]][0]["data"], seeds=list(seeds), protocol=protocol,
                    description=runs[models[0]][0]["test"][protocol]["description"])
+    if "h2rec" in runs and "sasrec" in runs:
+        summary["h2rec_over_sasrec"] = _ratios(summary["models"]["h2rec"], summary["models"]["sasrec"])
     log(format_table(summary))
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
@@ -62,6 +67,35 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
         atomic_write_json(os.path.join(out_dir, "compare.json"), dict(summary, runs=runs))
         log(f"wrote {os.path.join(out_dir, 'compare.json')} and {summary['figure']}")
     return summary
+
+
+def check_arguments(models, seeds, protocol, model_overrides=None):
+    """Raise ValueError naming the flag for anything :func:`compare` cannot run, before any work."""
+    models, seeds = list(models), list(seeds)
+    if not models:
+        raise ValueError("compare --models: name at least one model")
+    for m in models:
+        if models.count(m) > 1:
+            raise ValueError(f"compare --models names {m!r} twice")
+        try:
+            check_config(m, (model_overrides or {}).get(m, {}))
+        except ValueError as exc:
+            raise ValueError(f"compare --models {m}: {exc}") from None
+    if not seeds:
+        raise ValueError("compare --seeds: give at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"compare --seeds {s!r}: a seed is an integer >= 0")
+        if seeds.count(s) > 1:                  # a repeated seed would be averaged twice
+            raise ValueError(f"compare --seeds names {s} twice")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"compare --protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+
+
+def _ratios(h2rec, sasrec):
+    """{group: H2Rec NDCG@10 / SASRec NDCG@10} (None where SASRec scored 0)."""
+    return {g: (h2rec[f"{g} NDCG@10"] / sasrec[f"{g} NDCG@10"] if sasrec[f"{g} NDCG@10"] > 0 else None)
+            for g in TABLE_GROUPS}
 
 
 def _summarise(runs, protocol):
@@ -86,15 +120,22 @@ def _group(test, g):
 
 
 def format_table(summary):
-    """One text table: HR@10/NDCG@10 overall/head/tail, parameters, epoch time."""
-    cols = [f"{g} {m}" for g in TABLE_GROUPS for m in TABLE_METRICS]
-    head = ["model"] + [c.replace("overall ", "all ") for c in cols] + ["params", "s/epoch", "epochs"]
+    """One text table in the README's column order (NDCG@10 then HR@10, each all/head/tail;
+    parameters, epochs, epoch time), then the line "H2Rec / SASRec: overall ...x, head ...x, tail ...x"."""
+    cols = [f"{g} {m}" for m in TABLE_METRICS for g in TABLE_GROUPS]
+    head = ["model"] + [f"{m} {'all' if g == 'overall' else g}" for m in TABLE_METRICS for g in TABLE_GROUPS]
+    head += ["params", "epochs", "s/epoch"]
     lines = [f"{summary.get('description', '')} -- mean of {len(summary.get('seeds', [0]))} seed(s)",
              "  ".join(f"{h:>12s}" if i else f"{h:8s}" for i, h in enumerate(head))]
     for m, row in summary["models"].items():
         cells = [f"{row[c]:12.4f}" for c in cols]
-        cells += [f"{row['parameters']:12,d}", f"{row['seconds_per_epoch']:12.2f}", f"{row['epochs']:12.1f}"]
+        cells += [f"{row['parameters']:12,d}", f"{row['epochs']:12.1f}", f"{row['seconds_per_epoch']:12.2f}"]
         lines.append(f"{m:8s}  " + "  ".join(cells))
+    ratios = summary.get("h2rec_over_sasrec")
+    if ratios:
+        lines.append("H2Rec / SASRec: " + ", ".join(
+            f"{g} {r:.3f}x" if r is not None else f"{g} n/a (SASRec scored 0)" for g, r in ratios.items())
+            + " (NDCG@10)")
     return "\n".join(lines)
 
 

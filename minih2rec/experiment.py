@@ -7,12 +7,15 @@ exactly the same split and reproduce the metrics.
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 
+from . import factory
 from .checkpoint import atomic_write_json, load_checkpoint
 from .config import TrainConfig
 from .data import load, make_synthetic, split_leave_one_out
 from .eval import evaluate
+from .semantic import SemanticIDs
+from .train import Trainer
 
 
 @dataclass
@@ -32,23 +35,28 @@ class DataSpec:
 
 
 def build_model(name, inter, split, overrides=None, seed=0):
-    """Construct a model by name for ``split`` (``sasrec``, ``mostpop``; more register in models)."""
-    from .models import registry
-    return registry.build(name, inter=inter, split=split, overrides=overrides or {}, seed=seed)
+    """Construct a model by name for ``split`` (see :mod:`minih2rec.factory`)."""
+    return factory.build(name, inter=inter, split=split, overrides=overrides or {}, seed=seed)
 
 
 def run(model_name, data, train_config=None, model_overrides=None, out_dir=None,
-        protocols=("full", "sampled"), progress=True, resume=None, log=print, inter=None):
+        protocols=("full", "sampled"), progress=True, resume=None, log=print, inter=None, sids=None):
     """Train ``model_name`` on ``data`` (a DataSpec) and evaluate it on the test split.
+
+    ``sids`` -- a semantic-ID file (``python -m minih2rec sids``) or a ``SemanticIDs`` for
+    sid / fusion / h2rec, checked against the data; None computes them (the same way).
 
     Returns a dict with the training summary and one evaluation per protocol; if
     ``out_dir`` is given, also writes ``results.json`` and keeps checkpoints there.
     """
-    from .train import Trainer
-    from .models.registry import check_config
     cfg = train_config or TrainConfig()
-    check_config(model_name, model_overrides or {})        # impossible settings fail before any work
+    model_overrides = dict(model_overrides or {})
+    if sids is not None:
+        model_overrides["sids"] = sids
+    factory.check_config(model_name, model_overrides)       # impossible settings fail before any work
     inter = inter if inter is not None else data.load()
+    if sids is not None and not isinstance(sids, SemanticIDs):
+        model_overrides["sids"] = SemanticIDs.load(sids, inter=inter)
     split = split_leave_one_out(inter)
     model = build_model(model_name, inter, split, model_overrides, seed=cfg.seed)
     log(f"{model_name} on {inter.describe()}")
@@ -99,7 +107,6 @@ def evaluate_checkpoint(path, protocols=("full", "sampled"), log=print):
 
 
 def _plain(cfg):
-    from dataclasses import is_dataclass
     return asdict(cfg) if is_dataclass(cfg) else {}
 
 

@@ -53,6 +53,31 @@ def test_sids_command_writes_codes_report_and_figure(tmp_path, capsys):
     assert (tmp_path / "sub" / "codes.png").stat().st_size > 1000
 
 
+def test_sids_file_feeds_train_and_is_refused_for_other_data(tmp_path, capsys):
+    codes = tmp_path / "codes.npz"
+    assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--levels", "2", "--codebook-size", "8",
+                 "--out", str(codes)]) == 0
+    out = tmp_path / "run"
+    assert main(["train", "--model", "h2rec", "--data", "synthetic", "--preset", "tiny", "--sids", str(codes),
+                 "--train-preset", "tiny", "--epochs", "1", "--max-len", "10", "--d", "8", "--blocks", "1",
+                 "--protocols", "full", "--out", str(out), "--no-progress"]) == 0
+    config = json.load(open(out / "results.json"))["model_config"]
+    assert (config["num_levels"], config["codebook_size"]) == (2, 8)
+    assert main(["compare", "--models", "sasrec", "sid", "--data", "synthetic", "--preset", "tiny",
+                 "--sids", str(codes), "--train-preset", "tiny", "--epochs", "1", "--max-len", "10", "--d", "8",
+                 "--blocks", "1", "--out", str(tmp_path / "cmp"), "--no-progress"]) == 0
+    runs = json.load(open(tmp_path / "cmp" / "compare.json"))["runs"]
+    assert runs["sid"][0]["model_config"]["codebook_size"] == 8
+    capsys.readouterr()
+    assert main(["train", "--model", "sid", "--data", "synthetic", "--preset", "tiny", "--data-seed", "1",
+                 "--sids", str(codes), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: semantic-ID file") and "codes.npz" in err and "rebuild" in err
+    assert len(err.splitlines()) == 1
+    assert main(["train", "--model", "sasrec", "--sids", str(codes), "--no-progress"]) == 2
+    assert "'sasrec' uses no semantic IDs" in capsys.readouterr().err
+
+
 def test_sids_rejects_codebook_larger_than_catalogue(tmp_path, capsys):
     assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--codebook-size", "500",
                  "--out", str(tmp_path / "c.npz")]) == 2

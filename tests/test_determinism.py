@@ -12,7 +12,7 @@ from minih2rec import _backend
 from minih2rec.config import preset
 from minih2rec.data import make_synthetic, split_leave_one_out
 from minih2rec.eval import evaluate
-from minih2rec.models.registry import build
+from minih2rec.factory import build
 from minih2rec.train import Trainer
 
 

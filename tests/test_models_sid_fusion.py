@@ -8,16 +8,14 @@ from minih2rec.data import make_synthetic, split_leave_one_out
 from minih2rec.models import SASRecConfig
 from minih2rec.models.fusion import FusionConfig, FusionRec
 from minih2rec.models.h2rec import H2Rec
-from minih2rec.models.item_side import CodeEmbeddings, check_codes, default_codebook_size, pca_rows
-from minih2rec.models.registry import builders
-from minih2rec.models.registry_semantic import semantic_ids
+from minih2rec.factory import BUILDERS
+from minih2rec.models.item_side import CodeEmbeddings, check_codes, pca_rows
 from minih2rec.models.sid import SIDConfig, SIDRec
 from minih2rec.optim import Adam
+from minih2rec.semantic.build import default_codebook_size, item_content, semantic_ids
 from minih2rec.train import Trainer
 
 from _batches import make_batch as _make_batch
-
-BUILDERS = builders()
 
 V, L, K = 12, 3, 4
 CODES = np.random.default_rng(3).integers(0, K, size=(V + 1, L))
@@ -167,7 +165,8 @@ def test_builders_compute_semantic_ids_from_content(tiny):
     inter, split = tiny
     sid = BUILDERS["sid"](inter, split, {"d": 16}, 0)
     assert (sid.config.num_levels, sid.config.codebook_size, sid.config.code_init) == (3, 16, "rq")
-    codes, books, content = semantic_ids(inter, 3, 16, 0)
+    sids = semantic_ids(inter, 3, 16, 0)
+    codes, books, content = sids.codes, sids.codebooks, item_content(inter)
     np.testing.assert_array_equal(sid.codes, codes)
     assert codes.shape == (inter.num_items + 1, 3) and books.shape == (3, 16, content.shape[1])
     assert codes[1:].max() < 16 and np.all(codes[0] == 0)
@@ -184,6 +183,7 @@ def test_builders_compute_semantic_ids_from_content(tiny):
 def test_builders_accept_explicit_codes(tiny):
     inter, split = tiny
     codes = np.random.default_rng(0).integers(0, 5, size=(inter.num_items + 1, 2))
+    codes[0] = 0                                                       # the padding item
     m = BUILDERS["h2rec"](inter, split, {"codes": codes, "d": 8}, 1)
     c = m.config
     assert (c.num_levels, c.codebook_size, c.code_init, c.seed) == (2, int(codes.max()) + 1, "random", 1)

@@ -19,11 +19,11 @@
 # %%
 import numpy as np
 
+from minih2rec import factory
 from minih2rec.config import preset
 from minih2rec.data import make_synthetic, split_leave_one_out
 from minih2rec.eval import evaluate, plot_bucket_ndcg
 from minih2rec.eval.groups import BUCKETS, bucket_of, head_items
-from minih2rec.models import registry
 from minih2rec.models.item_side import CodeEmbeddings
 from minih2rec.train import Trainer
 
@@ -69,12 +69,13 @@ print(f"head = {head_items(pop).sum()} items holding "
 #   Items that share a code share that part of their vector, so a rare item learns from every
 #   item in its code groups. Items with the *same full tuple* get the *same* vector.
 #
-# `registry.build(name, inter, split, overrides)` makes either by name. For `sid` it computes
-# the semantic IDs itself (content → RQ-KMeans with L = 3, K = `default_codebook_size(V)`)
+# `factory.build(name, inter, split, overrides)` makes either by name. For `sid` it computes
+# the semantic IDs itself (content → RQ-KMeans with L = 3, K = `default_codebook_size(V)`,
+# exactly what `python -m minih2rec sids` writes to a file)
 # and starts `C` from the RQ codebooks (`code_init="rq"`), so similar items start close.
 
 # %%
-models = {name: registry.build(name, inter, split, MODEL, seed=0) for name in ("sasrec", "sid")}
+models = {name: factory.build(name, inter, split, MODEL, seed=0) for name in ("sasrec", "sid")}
 sid = models["sid"]
 for name, m in models.items():
     print(f"{name:6s} {m.num_parameters():>8,} parameters, item table {m.item_table().shape}")

@@ -21,12 +21,12 @@
 # %%
 import numpy as np
 
+from minih2rec import factory
 from minih2rec.autograd import Tensor, ops
 from minih2rec.data import TrainBatches, make_synthetic, split_leave_one_out
 from minih2rec.losses.alignment import (code_alignment_loss, code_positive_weights, granularity_targets,
                                         lowest_gate_levels, masked_granularity_loss)
 from minih2rec.losses.cooccurrence import CoOccurrence
-from minih2rec.models import registry
 from minih2rec.optim import Adam
 
 from _smoke import SMOKE, show, size
@@ -39,7 +39,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## 1. An H2Rec model, untrained
 #
-# `registry.build("h2rec", ...)` computes the semantic IDs (content → RQ-KMeans, tutorial 05)
+# `factory.build("h2rec", ...)` computes the semantic IDs (content → RQ-KMeans, tutorial 05)
 # and builds both item tables: the hash table `E_h` (V+1, d), random, and the code embeddings
 # `C` (L, K, d), started from the RQ codebooks — so the SID embedding
 # `e_s(i) = mean_l C^l[c_i^l]` already reflects the content, while `E_h` knows nothing yet.
@@ -49,7 +49,7 @@ inter = make_synthetic(size("default", "tiny"), seed=0)
 split = split_leave_one_out(inter)
 cluster = inter.item_meta["cluster"]                                 # (V+1,) planted clusters
 MODEL = dict(d=16, max_len=20, blocks=1) if SMOKE else dict(d=32, max_len=30, blocks=1)
-model = registry.build("h2rec", inter, split, MODEL, seed=0)
+model = factory.build("h2rec", inter, split, MODEL, seed=0)
 codes = model.codes                                                  # (V+1, L)
 print(f"H2Rec: {model.num_parameters():,} parameters; codes {codes.shape}, "
       f"E_h {model.item_emb.weight.shape}, C {model.code_emb.weight.shape}")

@@ -67,7 +67,7 @@ data = DataSpec(source="synthetic", preset=size("default", "tiny"), seed=0)   # 
 # ## 2. Four models, one budget
 #
 # `experiment.run(name, data, train_config, model_overrides, inter=...)` builds the model by
-# name (`models.registry`), trains it with `Trainer` (early stopping on validation NDCG@10),
+# name (`minih2rec.factory`), trains it with `Trainer` (early stopping on validation NDCG@10),
 # and evaluates it on the test split; it returns a dict with the metrics, the training summary
 # and — under `"_model"` — the trained model itself. `compare()` (and the CLI command
 # `python -m minih2rec compare`) is this loop over models and seeds, plus a JSON file and the

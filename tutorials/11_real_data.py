@@ -165,7 +165,7 @@ print(f"largest collision ({counts.max()} movies share one tuple):",
 # ## 4. Four models, one budget
 #
 # The loop of tutorial 09, on MovieLens. The SID-based models get *our* semantic IDs through
-# the `codes` / `codebooks` overrides (without them, the registry would compute the same kind
+# the `codes` / `codebooks` overrides (without them, the factory would compute the same kind
 # of IDs itself). Both protocols are evaluated: full ranking (our default) and the paper's 100
 # sampled negatives.
 

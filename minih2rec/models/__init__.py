@@ -1,7 +1,8 @@
 """models: every model follows the SequentialRecommender contract (models/base.py).
 
-``registry.build(name, ...)`` constructs one by name: ``sasrec`` (hash IDs only), ``sid``
-(semantic IDs only), ``fusion`` (naive sum of both), ``h2rec`` (the full model), ``mostpop``.
+Models consume semantic IDs; they never build them. ``minih2rec.factory.build(name, ...)``
+constructs one by name: ``sasrec`` (hash IDs only), ``sid`` (semantic IDs only), ``fusion``
+(naive sum of both), ``h2rec`` (the full model), ``mostpop``.
 """
 from .base import REC_LOSSES, SequentialRecommender
 from .fusion import FusionConfig, FusionRec

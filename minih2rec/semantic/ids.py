@@ -6,8 +6,9 @@ With ``dedup=True`` the last column is the TIGER-style extra level that makes
 the tuples unique (``codebooks`` then has L-1 levels).
 
 Codes are only meaningful for the catalogue they were built on: a file also stores
-that catalogue's *item fingerprint* (a hash of the raw item ids of items 1..V, in id
-order), and :meth:`SemanticIDs.check_data` refuses a dataset whose items differ.
+that catalogue's *item fingerprint* (a hash of the raw ids of items 1..V in id order,
+and of their text and content vectors), and :meth:`SemanticIDs.check_data` refuses a
+dataset whose items differ.
 """
 import hashlib
 import io
@@ -71,9 +72,9 @@ class SemanticIDs:
         if self.fingerprint is None:
             raise ValueError(f"{where} has no item fingerprint, so its item mapping cannot be checked; "
                              f"rebuild it with `python -m minih2rec sids` on this data")
-        if self.fingerprint != item_fingerprint(inter.item_ids):
+        if self.fingerprint != item_fingerprint(inter):
             raise ValueError(f"{where} was built for the items of {built_for}, not those of {name!r} "
-                             f"(same count {V}, different item ids); rebuild it with "
+                             f"(same count {V}, different item ids, text or content); rebuild it with "
                              f"`python -m minih2rec sids` on this data")
 
     def save(self, path):
@@ -173,10 +174,14 @@ class SemanticIDs:
         return cls(codes, int(q.codebook_size), codes.shape[1], method, getattr(q, "codebooks", None), q_dedup)
 
 
-def item_fingerprint(item_ids):
-    """16 hex digits of SHA-256 over the raw ids of items 1..V, in id order (``item_ids`` is (V+1,))."""
-    text = "\n".join(str(i) for i in np.asarray(item_ids)[1:].tolist())
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+def item_fingerprint(inter):
+    """16 hex digits of SHA-256 over ``inter``'s raw ids of items 1..V (in id order), their text and content."""
+    h = hashlib.sha256("\n".join(str(i) for i in np.asarray(inter.item_ids)[1:].tolist()).encode("utf-8"))
+    if getattr(inter, "item_text", None) is not None:
+        h.update("\0".join(map(str, inter.item_text[1:])).encode("utf-8"))
+    if getattr(inter, "content", None) is not None:
+        h.update(np.ascontiguousarray(inter.content[1:], dtype=np.float32).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _validate(codes, K, L, codebooks, dedup, where):
