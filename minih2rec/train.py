@@ -50,7 +50,8 @@ class Trainer:
     split : ``data.split.Split`` (leave-one-out).
     config : :class:`TrainConfig`.
     out_dir : folder for checkpoints, or None to keep the best weights in memory only.
-    progress : show a tqdm bar with loss and sequences/s.
+    progress : show a tqdm bar with loss and sequences/s; a string names the run in the bar
+        (``compare`` passes e.g. ``"h2rec seed 1"``).
     """
 
     def __init__(self, model, split, config=None, out_dir=None, progress=True, log=print):
@@ -140,7 +141,8 @@ class Trainer:
         batches = self._batches()
         self.model.train()
         total, count, seen = 0.0, 0, 0
-        bar = _progress(len(batches), f"epoch {self.epoch + 1}", self.progress)
+        label = f"{self.progress} " if isinstance(self.progress, str) else ""
+        bar = _progress(len(batches), f"{label}epoch {self.epoch + 1}", self.progress)
         t0 = time.perf_counter()
         for step, batch in enumerate(batches):
             if step < self.step_in_epoch:
