@@ -1,10 +1,11 @@
-"""Command line: ``python -m minih2rec info | train | evaluate | compare | sids``.
+"""Command line: ``python -m minih2rec info | data | train | evaluate | compare | sids``.
 
 Examples
 --------
 python -m minih2rec info
 python -m minih2rec train --model sasrec --data synthetic
-python -m minih2rec train --model sasrec --data ~/.cache/minih2rec/ml-100k --format atomic
+python -m minih2rec data ml-100k                      # MovieLens-100K into ~/.cache/minih2rec/ml-100k
+python -m minih2rec train --model sasrec --data ~/.cache/minih2rec/ml-100k
 python -m minih2rec evaluate runs/sasrec-synthetic/best.npz
 python -m minih2rec compare --data synthetic          # sasrec, sid, fusion, h2rec side by side
 python -m minih2rec sids --data synthetic --levels 4 --codebook-size 128 --out codes.npz
@@ -23,11 +24,31 @@ def _cmd_info(args):
     return 0
 
 
+def _cmd_data(args):
+    from .data.download import default_folder, get_dataset
+    folder = args.dest or default_folder(args.name)
+    get_dataset(args.name, folder, from_zip=args.from_zip, force=args.force, verify=not args.no_verify,
+                timeout=args.timeout)
+    print(f"next: python -m minih2rec train --model h2rec --data {folder}   (format detected: {args.name})")
+    print("MovieLens terms: research use; cite Harper & Konstan, ACM TiiS 5(4), 2015; do not redistribute")
+    return 0
+
+
 def _data_spec(args):
     from .experiment import DataSpec
-    source = args.data if args.data == "synthetic" else os.path.expanduser(args.data)
+    synthetic = args.data == "synthetic"
+    ignored = ([("--format", args.format), ("--k-core", args.k_core)] if synthetic else
+               [("--preset", args.preset if args.preset != "default" else None),
+                ("--data-seed", args.data_seed or None)])
+    for flag, value in ignored:            # a flag that would silently do nothing is an error
+        if value is not None:
+            what = "files (--data PATH)" if synthetic else "--data synthetic"
+            raise ValueError(f"{flag} {value} applies to {what} only; drop it")
+    if args.k_core is not None and args.k_core < 0:
+        raise ValueError(f"--k-core {args.k_core}: must be >= 0 (0 or 1: no filter)")
+    source = args.data if synthetic else os.path.expanduser(args.data)
     return DataSpec(source=source, format=args.format, preset=args.preset, seed=args.data_seed,
-                    k_core=args.k_core)
+                    k_core=5 if args.k_core is None else args.k_core)
 
 
 def _model_overrides(args):
@@ -46,14 +67,16 @@ def _model_overrides(args):
 def _train_config(args):
     from .config import preset
     over = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "patience", "seed")
-            if getattr(args, k) is not None}
+            if getattr(args, k, None) is not None}           # compare has --seeds, not --seed
     over["dynamic_length"] = not args.no_dynamic
     over["bucket"] = not args.no_bucket
     return preset(args.train_preset, **over)
 
 
 def _data_name(args):
-    return "synthetic" if args.data == "synthetic" else os.path.basename(os.path.normpath(args.data))
+    if args.data == "synthetic":           # a tiny run must not overwrite the full-size run's folder
+        return "synthetic" if args.preset == "default" else f"synthetic-{args.preset}"
+    return os.path.basename(os.path.normpath(args.data))
 
 
 def _default_out(args):
@@ -86,9 +109,12 @@ def _cmd_compare(args):
             over.update({k: v for k, v in shared.items() if k in h2rec_only})
         per_model[m] = over
     out = args.out or os.path.join("runs", f"compare-{_data_name(args)}")
-    compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
+    summary = compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
             model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress,
             sids=args.sids)
+    if args.json:
+        from .experiment import dumps
+        print(dumps(summary))
     return 0
 
 
@@ -127,7 +153,7 @@ def _add_data_args(p):
     p.add_argument("--format", default=None, help="ml-100k | ml-1m | atomic | csv (default: detect)")
     p.add_argument("--preset", default="default", help="synthetic data size: default | tiny")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic generator")
-    p.add_argument("--k-core", type=int, default=5, help="real data: iterative k-core filter (default 5)")
+    p.add_argument("--k-core", type=int, help="real data: iterative k-core filter (default 5; 0: none)")
 
 
 def _add_model_args(p):
@@ -154,19 +180,22 @@ def _add_model_args(p):
                    help="h2rec: drop the X + CA(...) residual, as the public code does")
 
 
-def _add_train_args(p):
+def _add_train_args(p, single_run=True):
+    """Training flags; ``single_run=False`` (compare) leaves out --seed and --protocols (it has --seeds, --protocol)."""
     p.add_argument("--train-preset", default="default",
                    help="tiny | quick (the README quick start) | default (early stopping decides) | paper")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--patience", type=int)
-    p.add_argument("--seed", type=int)
+    if single_run:
+        p.add_argument("--seed", type=int)
     p.add_argument("--no-bucket", action="store_true",
                    help="random batches instead of length-bucketed ones (slower, the same users per epoch)")
     p.add_argument("--no-dynamic", action="store_true", help="pad every batch to max_len")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))
+    if single_run:
+        p.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
 
 
@@ -176,6 +205,17 @@ def build_parser():
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("info", help="print the version and the kernel backends in use")
     s.set_defaults(func=_cmd_info)
+
+    s = sub.add_parser("data", help="get MovieLens (ml-100k, ml-1m) into the folder layout --data reads")
+    s.add_argument("name", choices=("ml-100k", "ml-1m"))
+    s.add_argument("--from", dest="from_zip", metavar="FILE.zip",
+                   help="convert this GroupLens zip instead of downloading it")
+    s.add_argument("--dest", help="folder to write (default ~/.cache/minih2rec/NAME)")
+    s.add_argument("--force", action="store_true", help="convert again even if the folder has the files")
+    s.add_argument("--no-verify", action="store_true",
+                   help="accept a zip whose SHA-256 is not the official archive's")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds a download may stall (default 60)")
+    s.set_defaults(func=_cmd_data)
 
     s = sub.add_parser("train", help="train a model, evaluate it on the test split")
     s.add_argument("--model", default="sasrec", help="sasrec | sid | fusion | h2rec | mostpop")
@@ -189,10 +229,11 @@ def build_parser():
     s = sub.add_parser("compare", help="train sasrec, sid, fusion and h2rec alike; one table and a figure")
     s.add_argument("--models", nargs="+", default=["sasrec", "sid", "fusion", "h2rec"])
     s.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds (metrics are averaged)")
-    s.add_argument("--protocol", default="full", choices=("full", "sampled"))
+    s.add_argument("--protocol", default="full", choices=("full", "sampled"),
+                   help="evaluation protocol of the table, the figure and compare.json")
     _add_data_args(s)
     _add_model_args(s)
-    _add_train_args(s)
+    _add_train_args(s, single_run=False)
     s.add_argument("--out", help="folder for compare.json and compare_buckets.png")
     s.set_defaults(func=_cmd_compare)
 
