@@ -14,6 +14,10 @@ Environment switches (read when a kernel is first resolved; ``reset()`` re-reads
 * ``MINIH2REC_BACKEND=numpy|numba|cython`` forces one backend for every kernel;
 * ``MINIH2REC_REQUIRE_COMPILED=1`` turns a fallback to NumPy (or a forced
   backend that is missing) into an error, so CI proves the compiled path ran.
+
+A fallback is announced once per process, at the first kernel that falls back, by
+one ``RuntimeWarning`` of one line naming every kernel that runs slower and why
+(``pip install`` hides the build log, so this is where a failed compile shows).
 """
 import importlib
 import os
@@ -34,7 +38,7 @@ KERNELS = {
 }
 
 _resolved = {}   # kernel -> (backend, callable)
-_warned = set()
+_warned = set()  # holds "fallback" once the one fallback warning was given
 
 
 class BackendError(RuntimeError):
@@ -83,6 +87,34 @@ def _require_compiled():
     return os.environ.get("MINIH2REC_REQUIRE_COMPILED", "").strip() not in ("", "0", "false", "no")
 
 
+def _first_loadable(kernel, order):
+    """``(backend, callable or None, {backend: error})``: the first of ``order`` that loads."""
+    errors = {}
+    for b in order:
+        try:
+            return b, _load(kernel, b), errors
+        except (ImportError, AttributeError) as exc:
+            errors[b] = exc
+    return None, None, errors
+
+
+def _warn_fallback_once(order):
+    """One line, once per process: every kernel that runs below ``order[0]``, and the first cause."""
+    if "fallback" in _warned:
+        return
+    _warned.add("fallback")
+    slower, causes = [], {}
+    for k in KERNELS:
+        b, _, errors = _first_loadable(k, order)
+        if b is not None and b != order[0]:
+            slower.append(f"{k!r} runs on {b} ({KERNELS[k][2]} will be slower)")
+            causes.update({name: exc for name, exc in errors.items() if name not in causes})
+    why = "; ".join(f"{name}: {' '.join(str(exc).split())}" for name, exc in causes.items())
+    # warn_explicit with no source line: the warning prints as one line
+    warnings.warn_explicit(f"minih2rec kernels: {', '.join(slower)} -- because {why}; run "
+                           f"`python -m minih2rec info` for the kernel table", RuntimeWarning, "minih2rec", 0)
+
+
 def resolve(kernel):
     """Return ``(backend, callable)`` for ``kernel`` following cython -> numba -> numpy."""
     if kernel in _resolved:
@@ -91,21 +123,10 @@ def resolve(kernel):
         raise KeyError(f"unknown kernel {kernel!r}; known: {', '.join(KERNELS)}")
     forced = _env_backend()
     order = (forced,) if forced else BACKENDS
-    errors = {}
-    for b in order:
-        try:
-            fn = _load(kernel, b)
-        except (ImportError, AttributeError) as exc:
-            errors[b] = exc
-            continue
-        if b == "numpy" and _require_compiled() and forced != "numpy":
-            break
-        if b != order[0] and kernel not in _warned:
-            _warned.add(kernel)
-            warnings.warn(
-                f"minih2rec: kernel {kernel!r} runs on {b} because "
-                f"{', '.join(f'{k} is unavailable ({v})' for k, v in errors.items())}; "
-                f"{KERNELS[kernel][2]} will be slower.", RuntimeWarning, stacklevel=3)
+    b, fn, errors = _first_loadable(kernel, order)
+    if b is not None and not (b == "numpy" and _require_compiled() and forced != "numpy"):
+        if b != order[0]:
+            _warn_fallback_once(order)
         _resolved[kernel] = (b, fn)
         return _resolved[kernel]
     why = "; ".join(f"{k}: {v}" for k, v in errors.items()) or "the compiled versions are missing"

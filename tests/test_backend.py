@@ -173,3 +173,30 @@ def test_backend_info_table_contents(fake_kernel):
     fake_line = next(line for line in lines if line.startswith("fake "))
     assert fake_line.split() == ["fake", "numpy", "numpy"]
     assert "numba, numpy" in text
+
+
+def test_fallback_is_one_warning_of_one_line_for_all_kernels(fake_kernel):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _backend.resolve("fake")
+        _backend.resolve("fake_nb_only")                  # covered by the first warning
+    assert len(caught) == 1
+    w = caught[0]
+    text = warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+    assert text.count("\n") == 1, text                    # one line, no source line under it
+    assert "'fake' runs on numpy" in text and "'fake_nb_only' runs on numba" in text
+    assert "python -m minih2rec info" in text
+
+
+def test_missing_compiled_kernels_print_one_line_in_a_fresh_process():
+    import subprocess
+    code = ("import sys; sys.modules['minih2rec._ext'] = None\n"     # as after a failed compile
+            "from minih2rec import _backend\n"
+            "print(sorted({_backend.resolve(k)[0] for k in _backend.KERNELS}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in __import__("os").environ.items()
+                              if not k.startswith("MINIH2REC_")})
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "RuntimeWarning: minih2rec kernels:" in lines[0] and "cython: " in lines[0]
+    assert "cython" not in out.stdout
