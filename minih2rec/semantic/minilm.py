@@ -53,9 +53,27 @@ def erf(x):
     return np.copysign(y, x).astype(x.dtype, copy=False)
 
 
-def gelu(x):
-    """GELU with the exact (erf) form: ``x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))``."""
-    return 0.5 * x * (1.0 + erf(x * np.float32(1 / math.sqrt(2))))
+def gelu(x, block=1 << 16):
+    """GELU with the exact (erf) form: ``x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))``.
+
+    Evaluated ``block`` elements at a time: the dozen temporaries of :func:`erf` then stay in
+    the CPU cache instead of streaming (B*T, F) arrays through memory a dozen times (2x faster).
+    """
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    for s in range(0, flat.size, block):
+        u = flat[s:s + block]
+        out[s:s + block] = 0.5 * u * (1.0 + erf(u * np.float32(1 / math.sqrt(2))))
+    return out.reshape(x.shape)
+
+
+def linear(x, weight, bias):
+    """``x W^T + b`` over the last axis, as one 2-D product (a stacked 3-D product is ~3x slower).
+
+    x (..., in), weight (out, in) as published (PyTorch layout), bias (out,) -> (..., out).
+    """
+    y = x.reshape(-1, x.shape[-1]) @ weight.T + bias                        # (B*T, out)
+    return y.reshape(*x.shape[:-1], weight.shape[0])
 
 
 def layer_norm(x, weight, bias, eps):
@@ -146,11 +164,11 @@ class MiniLM:
         return names
 
     def _fuse_qkv(self, i):
-        """One (d, 3d) matrix and (3d,) bias for q, k, v of layer i: one matmul instead of three."""
+        """One (3d, d) matrix and (3d,) bias for q, k, v of layer i: one matmul instead of three."""
         p = f"encoder.layer.{i}.attention.self."
         w = np.concatenate([self.params[p + m + ".weight"] for m in ("query", "key", "value")], axis=0)  # (3d, d)
         b = np.concatenate([self.params[p + m + ".bias"] for m in ("query", "key", "value")])           # (3d,)
-        return np.ascontiguousarray(w.T, dtype=np.float32), b.astype(np.float32)
+        return np.ascontiguousarray(w, dtype=np.float32), b.astype(np.float32)
 
     def fingerprint(self):
         """SHA-256 of the weight, vocabulary and config files (cache key of encoded content)."""
@@ -172,7 +190,7 @@ class MiniLM:
         B, T, d = h.shape
         H = self.config.heads
         w, b = self._qkv[i]
-        qkv = (h @ w + b).reshape(B, T, 3, H, d // H).transpose(2, 0, 3, 1, 4)   # (3, B, H, T, dh)
+        qkv = linear(h, w, b).reshape(B, T, 3, H, d // H).transpose(2, 0, 3, 1, 4)   # (3, B, H, T, dh)
         q, k, v = qkv[0], qkv[1], qkv[2]
         scores = q @ k.transpose(0, 1, 3, 2) * np.float32(1 / math.sqrt(d // H))  # (B, H, T, T)
         scores += np.where(mask, 0, np.finfo(np.float32).min).astype(np.float32)[:, None, None, :]
@@ -185,11 +203,12 @@ class MiniLM:
         """Encoder layer i (step 2): attention + residual + LN, then FFN + residual + LN."""
         p, eps = self.params, self.config.eps
         pre = f"encoder.layer.{i}."
-        a = self.attention(h, mask, i) @ p[pre + "attention.output.dense.weight"].T + p[pre + "attention.output.dense.bias"]
+        a = linear(self.attention(h, mask, i), p[pre + "attention.output.dense.weight"],
+                   p[pre + "attention.output.dense.bias"])                                   # (B, T, d)
         a = layer_norm(h + a, p[pre + "attention.output.LayerNorm.weight"],
-                       p[pre + "attention.output.LayerNorm.bias"], eps)               # (B, T, d)
-        f = gelu(a @ p[pre + "intermediate.dense.weight"].T + p[pre + "intermediate.dense.bias"])  # (B, T, F)
-        f = f @ p[pre + "output.dense.weight"].T + p[pre + "output.dense.bias"]       # (B, T, d)
+                       p[pre + "attention.output.LayerNorm.bias"], eps)
+        f = gelu(linear(a, p[pre + "intermediate.dense.weight"], p[pre + "intermediate.dense.bias"]))  # (B, T, F)
+        f = linear(f, p[pre + "output.dense.weight"], p[pre + "output.dense.bias"])         # (B, T, d)
         return layer_norm(a + f, p[pre + "output.LayerNorm.weight"], p[pre + "output.LayerNorm.bias"], eps)
 
     def hidden_states(self, ids, mask):
