@@ -12,7 +12,12 @@ python -m minih2rec sids --data synthetic --levels 4 --codebook-size 128 --out c
 """
 import argparse
 import os
+import shlex
+import signal
 import sys
+
+from .interrupt import Interrupted, stop_on_sigterm
+from .paths import check_output_file
 
 
 def _cmd_info(args):
@@ -86,8 +91,10 @@ def _default_out(args):
 def _cmd_train(args):
     from .experiment import dumps, run
     out = args.out or _default_out(args)
+    from .resume import parse_overrides
     result = run(args.model, _data_spec(args), _train_config(args), _model_overrides(args), out_dir=out,
-                 protocols=args.protocols, progress=not args.no_progress, resume=args.resume, sids=args.sids)
+                 protocols=args.protocols, progress=not args.no_progress, resume=args.resume, sids=args.sids,
+                 resume_overrides=parse_overrides(args.override), command=shlex.join(args.argv))
     print(f"results written to {os.path.join(out, 'results.json')}; best weights in {os.path.join(out, 'best.npz')}")
     if args.json:
         print(dumps(result))
@@ -121,6 +128,7 @@ def _cmd_compare(args):
 def _cmd_sids(args):
     from .semantic.job import build_semantic_ids
     from .quantize.report import plot_report
+    check_output_file(args.out, "--out")
     inter = _data_spec(args).load()
     sids, report, seconds = build_semantic_ids(inter, args.method, args.levels, args.codebook_size,
                                                seed=args.seed, dim=args.dim, content_path=args.content)
@@ -140,7 +148,9 @@ def _cmd_evaluate(args):
 
     from .checkpoint import atomic_write_json
     from .experiment import evaluate_checkpoint
-    out = evaluate_checkpoint(args.checkpoint, protocols=args.protocols)
+    if args.out:
+        check_output_file(args.out, "--out")
+    out = evaluate_checkpoint(args.checkpoint, protocols=args.protocols, data_path=args.data)
     if args.out:
         atomic_write_json(args.out, out)
     if args.json:
@@ -223,7 +233,10 @@ def build_parser():
     _add_model_args(s)
     _add_train_args(s)
     s.add_argument("--out", help="folder for checkpoints and results.json (default runs/MODEL-DATA)")
-    s.add_argument("--resume", help="continue from a last.npz checkpoint")
+    s.add_argument("--resume", help="continue from a last.npz checkpoint (same data and settings)")
+    s.add_argument("--override", action="append", metavar="KEY=VALUE",
+                   help="with --resume: change a setting that may change mid-run (epochs, patience, lr, "
+                        "weight_decay, clip_norm, eval_every, eval_batch_size); recorded in the results")
     s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("compare", help="train sasrec, sid, fusion and h2rec alike; one table and a figure")
@@ -253,18 +266,45 @@ def build_parser():
     s.add_argument("checkpoint")
     s.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))
     s.add_argument("--out", help="write the metrics as JSON here")
+    s.add_argument("--data", help="where the training data is now, if it moved (its fingerprint must match)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_evaluate)
     return p
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = ["python", "-m", "minih2rec"] + argv
+    old_sigterm = stop_on_sigterm()                   # SIGTERM ends like Ctrl-C: cleanly, with a message
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:  # bad input: one clear line, no traceback
+    except Interrupted as exc:                        # training stopped on a signal, last.npz written
+        again = f"; resume with: {_resume_command(args.argv, exc.checkpoint)}" if exc.checkpoint else ""
+        print(f"{exc}{again}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:                  # a second Ctrl-C, or a signal outside training
+        print("interrupted; checkpoints already written are kept", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
+    except (ValueError, OSError) as exc:              # bad input, full disk: one clear line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if old_sigterm is not None:
+            signal.signal(signal.SIGTERM, old_sigterm)
+
+
+def _resume_command(argv, checkpoint):
+    """``argv`` with ``--resume CHECKPOINT`` in place of any earlier ``--resume``."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--resume":
+            skip = True
+        elif not a.startswith("--resume="):
+            out.append(a)
+    return shlex.join(out + ["--resume", checkpoint])
 
 
 if __name__ == "__main__":

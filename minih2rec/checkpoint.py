@@ -1,41 +1,90 @@
-"""Checkpoints: ``.npz`` arrays + a JSON sidecar, written atomically, validated on load.
+"""Checkpoints: one ``.npz`` holding the arrays *and* the metadata, written atomically, validated on load.
 
-A checkpoint ``run/best.npz`` has a sidecar ``run/best.json`` holding the model
-name and config, the training state (epoch, early-stopping counters, random
-generator states) and the SHA-256 of the ``.npz``. Loading never unpickles
-(``allow_pickle=False``), so a checkpoint cannot execute code; a truncated or
-edited file fails the checksum and is rejected with a clear error.
+A checkpoint ``run/last.npz`` holds the weights (``model/...``), the optimiser
+buffers, the best weights so far, and -- as a JSON text in the array ``__meta__`` --
+the model name and config, the training configuration, the data spec and
+fingerprint, the position in training and every random generator state, plus a
+SHA-256 of all the other arrays. Because it is a single file replaced by one
+``rename``, the folder holds a complete, consistent checkpoint at every instant
+(a crash leaves the previous one), and a reader polling while a run writes sees
+either the old or the new file, never a mix.
+
+Loading never unpickles (``allow_pickle=False``), so a checkpoint cannot execute
+code; a truncated or edited file is rejected with a clear error. Checkpoints of
+format 1 (``.npz`` + ``.json`` sidecar) still load.
 """
 import hashlib
+import io
 import json
 import os
 import tempfile
+import time
+import zipfile
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+META_KEY = "__meta__"     # the uint8 array holding the metadata JSON
 
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, truncated, tampered with or does not fit the model."""
 
 
+class WriteError(OSError):
+    """A file could not be written (disk full, permissions); the previous version is intact.
+
+    ``WriteError(errno, message)``: ``str()`` is the message alone, one line naming the path.
+    """
+
+    def __str__(self):
+        return str(self.strerror)
+
+
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` via a temporary file + rename: a crash never leaves half a file."""
+    """Write ``data`` to ``path`` via a temporary file + rename: a crash never leaves half a file.
+
+    Raises
+    ------
+    WriteError naming ``path`` if the disk is full or the folder is not writable; the
+    previous content of ``path`` (if any) is left untouched.
+    """
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    tmp = None
     try:
+        os.makedirs(d, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+        os.chmod(tmp, _mode_for(path))         # mkstemp makes 0600; a result file is as readable as any
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            kept = " (the previous version is kept)" if os.path.isfile(path) else ""
+            raise WriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}{kept}") from exc
         raise
+
+
+def _mode_for(path):
+    """The mode of the file being replaced, else what ``open()`` would give (0666 minus the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
+def _current_umask():
+    mask = os.umask(0)      # reading the umask means setting it: done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def atomic_write_json(path, obj):
@@ -54,59 +103,114 @@ def _json_default(o):
 
 
 def sidecar_path(path):
-    """``run/best.npz`` -> ``run/best.json``."""
+    """``run/best.npz`` -> ``run/best.json`` (the metadata file of format-1 checkpoints)."""
     root, _ = os.path.splitext(os.fspath(path))
     return root + ".json"
 
 
-def save_checkpoint(path, arrays, meta):
-    """Save ``arrays`` ({name: ndarray}) to ``path`` (.npz) and ``meta`` (dict) to its JSON sidecar.
+def arrays_digest(arrays):
+    """SHA-256 over every array's name, dtype, shape and bytes (in name order)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
-    The ``.npz`` is written first, then the sidecar (which carries the checksum),
-    so a crash in between leaves the previous sidecar pointing at a file that
-    fails its checksum -- detected, never loaded silently.
+
+def save_checkpoint(path, arrays, meta):
+    """Save ``arrays`` ({name: ndarray}) and ``meta`` (a JSON-able dict) as one ``.npz`` at ``path``.
+
+    The metadata travels inside the file, with the digest of the arrays, so there
+    is never a moment at which arrays and metadata disagree.
     """
-    import io
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    if META_KEY in arrays:
+        raise ValueError(f"save_checkpoint: {META_KEY!r} is reserved for the metadata")
+    meta = dict(meta, format_version=FORMAT_VERSION, arrays_sha256=arrays_digest(arrays),
+                arrays={k: [list(v.shape), str(v.dtype)] for k, v in arrays.items()})
+    text = json.dumps(meta, sort_keys=True, default=_json_default).encode()
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
-    data = buf.getvalue()
-    atomic_write_bytes(path, data)
-    meta = dict(meta, format_version=FORMAT_VERSION, sha256=hashlib.sha256(data).hexdigest(),
-                arrays={k: [list(np.shape(v)), str(np.asarray(v).dtype)] for k, v in arrays.items()})
-    atomic_write_json(sidecar_path(path), meta)
+    np.savez(buf, **arrays, **{META_KEY: np.frombuffer(text, dtype=np.uint8)})
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
 def load_checkpoint(path):
-    """Return ``(arrays, meta)``; raise :class:`CheckpointError` if anything does not check out."""
+    """Return ``(arrays, meta)``; raise :class:`CheckpointError` if anything does not check out.
+
+    The file is read once, through one open handle: a run replacing it meanwhile
+    cannot make this reader see half of two versions.
+    """
     path = os.fspath(path)
-    side = sidecar_path(path)
-    for p in (path, side):
-        if not os.path.isfile(p):
-            raise CheckpointError(f"checkpoint file {p} does not exist")
-    try:
-        with open(side, encoding="utf-8") as f:
-            meta = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{side}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION or "sha256" not in meta:
-        raise CheckpointError(f"{side}: not a minih2rec checkpoint (format_version {FORMAT_VERSION} expected)")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path} is a folder; give the checkpoint file, e.g. {os.path.join(path, 'best.npz')}")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint file {path} does not exist")
     with open(path, "rb") as f:
         data = f.read()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != meta["sha256"]:
-        raise CheckpointError(f"{path}: checksum mismatch (file is truncated or was modified; "
-                              f"expected sha256 {meta['sha256'][:12]}..., got {digest[:12]}...)")
-    import io
+    arrays = _read_arrays(path, data)
+    if META_KEY not in arrays:
+        return _load_format1(path, data, arrays)
+    try:
+        meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: the metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: not a minih2rec checkpoint (format_version {FORMAT_VERSION} expected)")
+    _check_arrays(path, arrays, meta)
+    if arrays_digest(arrays) != meta.get("arrays_sha256"):
+        raise CheckpointError(f"{path}: checksum mismatch (the arrays were modified after saving)")
+    return arrays, meta
+
+
+def _read_arrays(path, data):
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as exc:  # zip/format errors from numpy
-        raise CheckpointError(f"{path}: cannot read arrays ({exc})") from None
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:   # zip/format errors from numpy
+        raise CheckpointError(f"{path}: cannot read arrays -- the file is truncated, corrupted or "
+                              f"not a checkpoint ({exc})") from None
+
+
+def _check_arrays(path, arrays, meta):
     for name, (shape, dtype) in meta.get("arrays", {}).items():
         if name not in arrays or list(arrays[name].shape) != shape or str(arrays[name].dtype) != dtype:
             raise CheckpointError(f"{path}: array {name!r} missing or has the wrong shape/dtype")
-    return arrays, meta
+
+
+def _load_format1(path, data, arrays, retries=3):
+    """A format-1 checkpoint: metadata and checksum in the ``.json`` sidecar.
+
+    The writer replaced the ``.npz`` first and the sidecar second, so a reader in
+    between sees a checksum mismatch that is not corruption: re-read a few times and,
+    if the files keep changing, say so instead of reporting a false mismatch.
+    """
+    side = sidecar_path(path)
+    changed = False
+    for attempt in range(retries + 1):
+        if not os.path.isfile(side):
+            raise CheckpointError(f"{path}: not a minih2rec checkpoint (no metadata inside, no {side})")
+        try:
+            with open(side, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{side}: not valid JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format_version") != 1 or "sha256" not in meta:
+            raise CheckpointError(f"{side}: not a minih2rec checkpoint (format_version 1 or 2 expected)")
+        if hashlib.sha256(data).hexdigest() == meta["sha256"]:
+            _check_arrays(path, arrays, meta)
+            return arrays, meta
+        if attempt < retries:
+            time.sleep(0.2)
+            with open(path, "rb") as f:
+                fresh = f.read()
+            if fresh != data:                   # a run is writing right now
+                changed, data, arrays = True, fresh, _read_arrays(path, fresh)
+    if changed:
+        raise CheckpointError(f"{path} is being written by a running training; retry in a moment")
+    raise CheckpointError(f"{path}: checksum mismatch (file is truncated or was modified; "
+                                  f"expected sha256 {meta['sha256'][:12]}...)")
 
 
 def generator_states(obj, prefix=""):

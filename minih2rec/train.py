@@ -5,14 +5,14 @@ One :class:`Trainer` serves every model: a model only has to provide
 ``models/base.py``). Evaluation reads the model and the split, never the
 trainer's internals.
 
-Checkpoints (in ``out_dir``): ``last.npz`` after every epoch (and on Ctrl-C,
-mid-epoch), ``best.npz`` with the weights of the best validation epoch; each
-with a JSON sidecar (see :mod:`minih2rec.checkpoint`). Resuming from ``last``
-reproduces an uninterrupted run bit for bit: parameters, optimiser moments,
-every random generator and the position inside the epoch are restored.
+Checkpoints (in ``out_dir``): ``last.npz`` after every epoch (and on Ctrl-C or
+SIGTERM, mid-epoch), ``best.npz`` with the weights of the best validation epoch;
+each one self-contained file (see :mod:`minih2rec.checkpoint`). Resuming from
+``last`` reproduces an uninterrupted run bit for bit: parameters, optimiser
+moments, every random generator, the position inside the epoch and the running
+loss of the interrupted epoch are restored.
 """
 import math
-import signal
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +23,7 @@ from .autograd import Tensor  # noqa: F401  (type of model.loss)
 from .config import TrainConfig
 from .data.batching import TrainBatches
 from .eval import evaluate
+from .interrupt import StopSignals
 from .optim import Adam, clip_grad_norm
 
 
@@ -69,7 +70,9 @@ class Trainer:
         self.best_valid, self.best_epoch, self.bad_epochs = -math.inf, 0, 0
         self.best_state = None
         self.history = []
-        self._interrupted = False
+        self.epoch_loss = [0.0, 0]    # running (sum, steps) of the current epoch's loss
+        self.interrupted_by = None    # the signal that stopped fit(), if any
+        self._stop = StopSignals()
         self.extra_meta = {}          # stored in every checkpoint (e.g. the data spec)
 
     # ---------------------------------------------------------------- loop
@@ -77,19 +80,15 @@ class Trainer:
         """Train until early stopping or ``config.epochs``; restore the best weights; return a TrainResult."""
         cfg = self.config
         stopped, times = "max epochs", []
-        old_handler = signal.getsignal(signal.SIGINT)
-        try:
-            signal.signal(signal.SIGINT, self._on_sigint)
-        except ValueError:  # not in the main thread: Ctrl-C handling is the caller's
-            old_handler = None
-        try:
+        self._stop = StopSignals()
+        with self._stop:
             while self.epoch < cfg.epochs:
                 t0 = time.perf_counter()
                 loss = self._run_epoch()
-                if loss is None:  # interrupted
-                    path = self._save("last")
-                    self.log(f"Interrupted during epoch {self.epoch + 1} after {self.step_in_epoch} steps; "
-                             f"saved {path}. Resume with --resume {path}")
+                if loss is None:  # a signal: keep a resumable state, evaluate nothing
+                    self.interrupted_by = self._stop.signum
+                    if self.out_dir:
+                        self._save("last")
                     stopped = "interrupted"
                     break
                 times.append(time.perf_counter() - t0)
@@ -118,9 +117,6 @@ class Trainer:
                 if self.bad_epochs >= cfg.patience and cfg.patience > 0:
                     stopped = f"early stopping (no better valid {cfg.eval_metric} for {cfg.patience} epochs)"
                     break
-        finally:
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
         if self.best_state is not None and stopped != "interrupted":
             self.model.load_state_dict(self.best_state)
         return TrainResult(self.best_epoch, self.best_valid, self.epoch,
@@ -136,28 +132,32 @@ class Trainer:
         """One pass over the training users; returns the mean loss, or None if interrupted."""
         if self.step_in_epoch == 0:
             self.epoch_rng_state = self.rng.bit_generator.state
+            self.epoch_loss = [0.0, 0]
         else:  # resuming mid-epoch: replay the epoch's batch stream from its start
             self.rng.bit_generator.state = self.epoch_rng_state
         batches = self._batches()
         self.model.train()
-        total, count, seen = 0.0, 0, 0
+        (total, count), seen = self.epoch_loss, 0
         label = f"{self.progress} " if isinstance(self.progress, str) else ""
         bar = _progress(len(batches), f"{label}epoch {self.epoch + 1}", self.progress)
         t0 = time.perf_counter()
         for step, batch in enumerate(batches):
             if step < self.step_in_epoch:
                 continue
+            if self._stop.signum is not None:      # checked before the step: also between epochs
+                if bar is not None:
+                    bar.close()
+                if self.step_in_epoch == 0:         # nothing done yet: save the epoch's start state
+                    self.rng.bit_generator.state = self.epoch_rng_state
+                return None
             loss = self._step(batch, step)
             total, count = total + loss, count + 1
+            self.epoch_loss = [total, count]
             self.step_in_epoch = step + 1
             seen += batch.seq.shape[0]
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / count:.4f}", seq_s=f"{seen / (time.perf_counter() - t0):.0f}")
-            if self._interrupted:
-                if bar is not None:
-                    bar.close()
-                return None
         if bar is not None:
             bar.close()
         self.step_in_epoch = 0
@@ -182,11 +182,6 @@ class Trainer:
         self.optimizer.step()
         return value
 
-    def _on_sigint(self, signum, frame):
-        if self._interrupted:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self._interrupted = True
-
     # ------------------------------------------------------- checkpointing
     def _save(self, which, weights=None):
         import os
@@ -206,7 +201,8 @@ class Trainer:
                     scalars[k] = v
             if self.best_state is not None:
                 arrays.update({"best/" + k: v for k, v in self.best_state.items()})
-            meta.update(optim=scalars, step_in_epoch=self.step_in_epoch, bad_epochs=self.bad_epochs,
+            meta.update(optim=scalars, step_in_epoch=self.step_in_epoch, epoch_loss=self.epoch_loss,
+                        bad_epochs=self.bad_epochs,
                         rng=self.rng.bit_generator.state, epoch_rng=self.epoch_rng_state,
                         model_rngs=ckpt.generator_states(self.model), history=self.history)
         return ckpt.save_checkpoint(os.path.join(self.out_dir, which + ".npz"), arrays, meta)
@@ -214,15 +210,25 @@ class Trainer:
     def resume(self, path):
         """Restore everything saved in a ``last.npz`` checkpoint; the next :meth:`fit` continues it."""
         arrays, meta = ckpt.load_checkpoint(path)
+        return self.restore(arrays, meta, path)
+
+    def restore(self, arrays, meta, path="checkpoint"):
+        """:meth:`resume` from a checkpoint already loaded by ``checkpoint.load_checkpoint``.
+
+        The optimiser's learning rate and weight decay are taken from this trainer's
+        config (equal to the checkpoint's unless a resume override changed them).
+        """
         if meta.get("kind") != "last":
             raise ckpt.CheckpointError(f"{path}: only a 'last' checkpoint holds the optimiser and "
                                        f"random states needed to resume (this one is {meta.get('kind')!r})")
         self.model.load_state_dict(_strip(arrays, "model/"))
         opt = dict(meta["optim"], **_strip(arrays, "optim/"))
         self.optimizer.load_state_dict(opt)
+        self.optimizer.lr, self.optimizer.weight_decay = self.config.lr, self.config.weight_decay
         best = _strip(arrays, "best/")
         self.best_state = best or None
         self.epoch, self.step_in_epoch = meta["epoch"], meta["step_in_epoch"]
+        self.epoch_loss = list(meta.get("epoch_loss", [0.0, 0]))
         self.best_epoch, self.best_valid, self.bad_epochs = meta["best_epoch"], meta["best_valid"], meta["bad_epochs"]
         self.rng.bit_generator.state = meta["rng"]
         self.epoch_rng_state = meta["epoch_rng"]
