@@ -20,11 +20,8 @@ from dataclasses import fields
 import numpy as np
 
 from .losses.cooccurrence import CoOccurrence
-from .models.fusion import FusionConfig, FusionRec
-from .models.h2rec import H2Rec, H2RecConfig
-from .models.popularity import MostPopular, MostPopularConfig
-from .models.sasrec import SASRec, SASRecConfig
-from .models.sid import SIDConfig, SIDRec
+from .models import (FusionConfig, FusionRec, H2Rec, H2RecConfig, MostPopular, MostPopularConfig, SASRec,
+                     SASRecConfig, SIDConfig, SIDRec)
 from .semantic.build import CONTENT_DIM, DEFAULT_LEVELS, item_content, semantic_ids
 from .semantic.ids import SemanticIDs
 

@@ -2,8 +2,9 @@
 
 Files are built from mostly well-formed rows mixed with wrong column counts, junk lines,
 bad or huge ids, negative / NaN / infinite / non-numeric timestamps, duplicated rows,
-undecodable bytes and empty files. A hang fails the test (SIGALRM after 10 s). The number
-of examples tried per format is printed by the last test of this file.
+undecodable bytes and empty files. A hang fails the test (SIGALRM after 10 s). Each test
+runs its format's property, then prints how many examples it tried and how they ended -- so
+no test depends on another having run first.
 """
 import signal
 import tempfile
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from minih2rec.data import load
 
 EXAMPLES = Counter()     # format -> examples tried
-OUTCOMES = Counter()     # "parse" / "error"
+OUTCOMES = Counter()     # (format, "parse" / "error") -> examples
 
 clean_ids = st.integers(0, 6).map(str)
 clean_times = st.integers(0, 10**9).map(str)
@@ -121,10 +122,10 @@ def check(fmt, folder, files, target, **kwargs):
         with time_limit(10):
             inter = load(folder / target if target else folder, format=fmt, **kwargs)
     except ValueError as e:
-        OUTCOMES["error"] += 1
+        OUTCOMES[fmt, "error"] += 1
         assert any(str(p) in str(e) for p in paths), f"no file named in: {e}"
         return
-    OUTCOMES["parse"] += 1
+    OUTCOMES[fmt, "parse"] += 1
     assert inter.num_interactions >= 1
     assert all(((s >= 1) & (s <= inter.num_items)).all() for s in inter.sequences)
     assert inter.item_text is None or len(inter.item_text) == inter.num_items + 1
@@ -135,22 +136,50 @@ def check(fmt, folder, files, target, **kwargs):
 k_cores = st.sampled_from([0, 0, 2, 3])
 
 
+def fuzz(fmt, prop, capsys):
+    """Run the hypothesis property ``prop`` of format ``fmt``; report and check its examples."""
+    for key in (fmt, (fmt, "parse"), (fmt, "error")):
+        EXAMPLES.pop(key, None), OUTCOMES.pop(key, None)
+    prop()
+    parsed, refused = OUTCOMES[fmt, "parse"], OUTCOMES[fmt, "error"]
+    with capsys.disabled():
+        print(f"\n{fmt} loader fuzzing: {EXAMPLES[fmt]} examples, {parsed} parsed, {refused} refused "
+              f"naming the file")
+    assert EXAMPLES[fmt] > 0 and parsed + refused == EXAMPLES[fmt], (fmt, EXAMPLES[fmt], parsed, refused)
+
+
+def test_fuzz_ml100k(capsys):
+    fuzz("ml-100k", _ml100k, capsys)
+
+
+def test_fuzz_ml1m(capsys):
+    fuzz("ml-1m", _ml1m, capsys)
+
+
+def test_fuzz_atomic(capsys):
+    fuzz("atomic", _atomic, capsys)
+
+
+def test_fuzz_csv(capsys):
+    fuzz("csv", _csv, capsys)
+
+
 @given(ML100K_DATA, st.one_of(st.none(), ML100K_ITEM), k_cores, st.booleans())
-def test_fuzz_ml100k(data, item, k, dedup):
+def _ml100k(data, item, k, dedup):
     with tempfile.TemporaryDirectory() as d:
         files = {"u.data": data} if item is None else {"u.data": data, "u.item": item}
         check("ml-100k", Path(d), files, None, k_core=k, dedup=dedup)
 
 
 @given(ML1M_RATINGS, st.one_of(st.none(), ML1M_MOVIES), k_cores)
-def test_fuzz_ml1m(data, item, k):
+def _ml1m(data, item, k):
     with tempfile.TemporaryDirectory() as d:
         files = {"ratings.dat": data} if item is None else {"ratings.dat": data, "movies.dat": item}
         check("ml-1m", Path(d), files, "ratings.dat", k_core=k)
 
 
 @given(ATOMIC_INTER, st.one_of(st.none(), ATOMIC_ITEM), k_cores)
-def test_fuzz_atomic(data, item, k):
+def _atomic(data, item, k):
     with tempfile.TemporaryDirectory() as d:
         files = {"x.inter": data} if item is None else {"x.inter": data, "x.item": item}
         check("atomic", Path(d), files, "x.inter", k_core=k)
@@ -158,7 +187,7 @@ def test_fuzz_atomic(data, item, k):
 
 @given(st.data(), SEPS, st.sampled_from([None, "user,item,timestamp", "item;user;ts;extra"]),
        k_cores)
-def test_fuzz_csv(draw, sep, header, k):
+def _csv(draw, sep, header, k):
     header = header.replace(",", sep) if header else None
     data = draw.draw(content(lambda c: join(sep, pick(c, clean_ids, ids), pick(c, clean_ids, ids),
                                             pick(c, clean_times, times)), sep, st.just(header)))
@@ -169,15 +198,3 @@ def test_fuzz_csv(draw, sep, header, k):
         check("csv", folder, {"x.csv": data, "t.tsv": text}, "x.csv", k_core=k,
               item_text=folder / "t.tsv")
 
-
-def test_zz_report_fuzz_count(capsys):
-    """Print how many fuzz examples ran (needs the tests above in the same session)."""
-    total = sum(EXAMPLES.values())
-    with capsys.disabled():
-        print(f"\nloader fuzzing: {total} examples ({dict(EXAMPLES)}), "
-              f"outcomes {dict(OUTCOMES)}")
-    if total == 0:
-        import pytest
-        pytest.skip("run the whole file to count the fuzz examples")
-    assert set(EXAMPLES) == {"ml-100k", "ml-1m", "atomic", "csv"}
-    assert OUTCOMES["parse"] > 0 and OUTCOMES["error"] > 0

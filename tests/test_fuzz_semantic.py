@@ -1,5 +1,9 @@
 """Fuzzing the semantic-ID and content-vector loaders: every malformed file ends in a parse or a
-ValueError naming the file -- never another exception type."""
+ValueError naming the file -- never another exception type.
+
+Each test runs its property, then prints how many files it tried (no test relies on another
+having run first).
+"""
 import io
 import zipfile
 
@@ -39,9 +43,26 @@ def id_files(draw):
     return data if cut is None else data[:cut]
 
 
+def fuzz(kind, prop, capsys, *args):
+    """Run the hypothesis property ``prop``; print and check how many ``kind`` files it tried."""
+    TRIED[kind] = 0
+    prop(*args)
+    with capsys.disabled():
+        print(f"\nsemantic fuzzing: {TRIED[kind]} {kind} files, none escaped as an unexpected exception")
+    assert TRIED[kind] > 0
+
+
+def test_semantic_id_loader_never_escapes(tmp_path_factory, capsys):
+    fuzz("ids", _id_file_ends_well, capsys, tmp_path_factory)
+
+
+def test_content_loader_never_escapes(tmp_path_factory, capsys):
+    fuzz("content", _content_file_ends_well, capsys, tmp_path_factory)
+
+
 @given(data=id_files(), num_items=st.sampled_from([None, 0, 2, 4]))
 @settings(max_examples=40)
-def test_semantic_id_loader_never_escapes(tmp_path_factory, data, num_items):
+def _id_file_ends_well(tmp_path_factory, data, num_items):
     path = tmp_path_factory.mktemp("ids") / "codes.npz"
     path.write_bytes(data)
     TRIED["ids"] += 1
@@ -57,7 +78,7 @@ def test_semantic_id_loader_never_escapes(tmp_path_factory, data, num_items):
 @given(rows=st.integers(0, 6), dim=st.integers(0, 3), num_items=st.integers(1, 5),
        poison=st.sampled_from([None, np.nan, np.inf, -np.inf]), kind=st.sampled_from(["npy", "npz", "junk", "2npz"]))
 @settings(max_examples=40)
-def test_content_loader_never_escapes(tmp_path_factory, rows, dim, num_items, poison, kind):
+def _content_file_ends_well(tmp_path_factory, rows, dim, num_items, poison, kind):
     arr = np.random.default_rng(rows).normal(size=(rows, dim))
     if poison is not None and arr.size:
         arr.flat[-1] = poison
@@ -78,8 +99,3 @@ def test_content_loader_never_escapes(tmp_path_factory, rows, dim, num_items, po
         return
     assert out.shape == (num_items + 1, dim) and np.isfinite(out).all() and not out[0].any()
 
-
-def test_zz_report_fuzz_counts():
-    print(f"\nsemantic fuzzing: {TRIED['ids']} semantic-ID files, {TRIED['content']} content files, "
-          f"none escaped as an unexpected exception")
-    assert TRIED["ids"] > 0 and TRIED["content"] > 0

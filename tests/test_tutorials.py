@@ -2,7 +2,9 @@
 
 The scripts are discovered by glob, so a new ``tutorials/NN_name.py`` (or
 ``tutorials/solutions/NN_name.py``) is tested without editing this file. Each runs
-in a fresh interpreter with ``MINIH2REC_SMOKE=1`` (tiny sizes) and ``MPLBACKEND=Agg``.
+in a fresh interpreter with ``MINIH2REC_SMOKE=1`` (tiny sizes), ``MPLBACKEND=Agg`` and
+``MINIH2REC_TUTORIAL_OUT`` set to a temporary folder: smoke-size figures must not land in
+``tutorials/out/``, where they would look like real results (checked after every script).
 
 * a tutorial must exit with code 0; one that prints a line ``[skip] reason`` (via
   ``_smoke.skip_tutorial``, e.g. when its data is absent) is reported as skipped;
@@ -39,11 +41,20 @@ def _load_check():
 check = _load_check()
 
 
-def _run(script):
-    """Run one script in smoke mode; return (returncode, stdout, stderr)."""
-    env = dict(os.environ, MINIH2REC_SMOKE="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+def _real_outputs():
+    """{file in tutorials/out/: modification time} -- the figures of full-size runs."""
+    folder = TUTORIALS / "out"
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def _run(script, out):
+    """Run one script in smoke mode with figures going to ``out``; return (returncode, stdout, stderr)."""
+    env = dict(os.environ, MINIH2REC_SMOKE="1", MPLBACKEND="Agg", PYTHONUNBUFFERED="1",
+               MINIH2REC_TUTORIAL_OUT=str(out))
+    before = _real_outputs()
     proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT)
+    assert _real_outputs() == before, f"{script.name} wrote into tutorials/out/ in smoke mode"
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -67,8 +78,8 @@ def _ids(paths):
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=_ids(SCRIPTS))
-def test_tutorial_runs_in_smoke_mode(script):
-    code, out, err = _run(script)
+def test_tutorial_runs_in_smoke_mode(script, tmp_path):
+    code, out, err = _run(script, tmp_path)
     assert code == 0, _fail(script, code, out, err)
     reason = _skip_reason(out)
     if reason is not None:
@@ -79,8 +90,8 @@ def test_tutorial_runs_in_smoke_mode(script):
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_ids(SOLUTIONS))
-def test_solution_passes_every_check(solution):
-    code, out, err = _run(solution)
+def test_solution_passes_every_check(solution, tmp_path):
+    code, out, err = _run(solution, tmp_path)
     assert code == 0, _fail(solution, code, out, err)
     if _skip_reason(out) is not None:
         pytest.skip(f"{solution.name}: {_skip_reason(out)}")

@@ -3,7 +3,9 @@
 * ``SMOKE`` -- True when ``MINIH2REC_SMOKE=1``: every tutorial then uses tiny sizes so the
   whole series runs in CI in a few minutes (``tests/test_tutorials.py``);
 * ``size(full, smoke)`` -- pick a size: ``epochs = size(20, 1)``;
-* ``out_dir()`` -- ``tutorials/out/`` (git-ignored), created on first use;
+* ``out_dir()`` -- ``tutorials/out/`` (git-ignored), or the folder named by
+  ``MINIH2REC_TUTORIAL_OUT`` (the test suite points it at a temporary folder, so smoke-size
+  figures never land beside real ones); created on first use;
 * ``show(fig, name)`` -- save ``fig`` as ``out/<name>`` and display it in a notebook;
   run as a script, matplotlib uses the non-interactive Agg backend, so nothing blocks;
 * ``skip_tutorial(reason)`` -- print ``[skip] reason`` and stop with exit code 0 (for a
@@ -40,9 +42,9 @@ _use_agg_unless_notebook()
 
 
 def out_dir():
-    """``tutorials/out/`` next to this file (created if missing); figures are saved there."""
-    path = Path(__file__).resolve().parent / "out"
-    path.mkdir(exist_ok=True)
+    """Where figures are saved (created if missing): ``$MINIH2REC_TUTORIAL_OUT``, else ``tutorials/out/``."""
+    path = Path(os.environ.get("MINIH2REC_TUTORIAL_OUT") or Path(__file__).resolve().parent / "out")
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
