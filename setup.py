@@ -38,14 +38,31 @@ def _openmp_flags(compiler):
     return ["-fopenmp"], ["-fopenmp"]
 
 
+def _summary(total, failed):
+    """The build's last line: what compiled, and the command that shows it after install.
+
+    A plain ``pip install`` shows the build log only with ``-v``, so minih2rec also warns
+    (once, one line) at the first use of a kernel that fell back.
+    """
+    if failed:
+        names = ", ".join(n.rsplit(".", 1)[-1] for n in failed)
+        _say(f"WARNING: {len(failed)} of {total} kernels did not compile ({names}); they run on "
+             f"Numba/NumPy, slower. After install, check with: python -m minih2rec info")
+    else:
+        _say(f"all {total} Cython kernels compiled. After install, python -m minih2rec info shows them in use")
+
+
 class OptionalBuildExt(build_ext):
     """build_ext that never fails the install: a kernel that cannot compile is skipped."""
 
     def run(self):
+        self._failed = []
         try:
             super().run()
         except Exception as exc:  # no compiler at all
             _say(f"compiled kernels skipped ({exc}); minih2rec will use Numba/NumPy kernels.")
+            self._failed = [ext.name for ext in self.extensions]
+        _summary(len(self.extensions), self._failed)
 
     def build_extensions(self):
         cflags, lflags = _openmp_flags(self.compiler)
@@ -60,6 +77,7 @@ class OptionalBuildExt(build_ext):
             super().build_extension(ext)
         except Exception as exc:
             _say(f"could not compile {ext.name} ({exc}); its Numba/NumPy version will be used.")
+            self._failed.append(ext.name)
 
 
 def _extensions():
@@ -70,7 +88,8 @@ def _extensions():
         import numpy
         from Cython.Build import cythonize
     except ImportError as exc:
-        _say(f"Cython/numpy not available at build time ({exc}); installing the pure Python package.")
+        _say(f"Cython/numpy not available at build time ({exc}); installing the pure Python package "
+             f"(Numba/NumPy kernels). After install, check with: python -m minih2rec info")
         return []
     from setuptools import Extension
 
@@ -89,7 +108,8 @@ def _extensions():
                          compiler_directives={"boundscheck": False, "wraparound": False,
                                               "cdivision": True, "initializedcheck": False})
     except Exception as exc:
-        _say(f"cythonize failed ({exc}); installing the pure Python package.")
+        _say(f"cythonize failed ({exc}); installing the pure Python package (Numba/NumPy kernels). "
+             f"After install, check with: python -m minih2rec info")
         return []
 
 
