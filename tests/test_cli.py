@@ -113,3 +113,18 @@ def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys,
     assert config["h2rec"]["hot_start"] is True and config["h2rec"]["hid_dropout"] == 0.1
     assert "hot_start" not in config["sasrec"] and "hid_dropout" not in config["sasrec"]
     assert (out / "compare_buckets.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("flags, named", [(["--lr", "inf"], "--lr"), (["--lr", "nan"], "--lr"),
+                                          (["--seed", "-1"], "--seed")])
+def test_bad_training_numbers_name_the_flag_before_any_work(tmp_path, capsys, flags, named):
+    missing = str(tmp_path / "never-read.csv")          # would raise FileNotFoundError if loaded first
+    assert main(["train", "--data", missing, "--out", str(tmp_path / "run"), "--no-progress"] + flags) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1
+
+
+def test_sids_out_at_an_existing_folder_is_one_line(tmp_path, capsys):
+    assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "is a folder" in err and err.count("\n") == 1
