@@ -155,11 +155,11 @@ def test_hid_dropout_drops_whole_hash_id_rows_in_training_only():
     m = model(hid_dropout=0.5)
     full = np.concatenate([m.item_emb.weight.data, m.code_emb.table().data], axis=1)   # (V+1, 2d)
     m.eval()
-    np.testing.assert_array_equal(m._table(m.code_emb.table()).data, full)            # eval: all rows
+    np.testing.assert_array_equal(m.score_table(m.code_emb.table()).data, full)       # eval: all rows
     m.train()
     dropped = []
     for _ in range(20):
-        t = m._table(m.code_emb.table()).data
+        t = m.score_table(m.code_emb.table()).data
         np.testing.assert_array_equal(t[:, 8:], full[:, 8:])                        # e_s never dropped
         gone = (t[:, :8] == 0).all(axis=1)
         np.testing.assert_array_equal(t[~gone, :8], full[~gone, :8])                 # kept rows unscaled

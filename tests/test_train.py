@@ -125,17 +125,14 @@ def test_nan_gradient_names_the_tensor(tiny_split):
 
 def test_sampled_softmax_loss_trains_and_resumes_bit_identically(tiny_split, tmp_path):
     cfg = preset("tiny", epochs=2, patience=0)
-    full = _model(tiny_split, loss="sampled_softmax")
-    full.num_negatives = 32
+    full = _model(tiny_split, loss="sampled_softmax", num_negatives=32)
     Trainer(full, tiny_split, cfg, progress=False, log=lambda *a: None).fit()
-    first = _model(tiny_split, loss="sampled_softmax")
-    first.num_negatives = 32
+    first = _model(tiny_split, loss="sampled_softmax", num_negatives=32)
     hist = Trainer(first, tiny_split, preset("tiny", epochs=1, patience=0), out_dir=str(tmp_path),
                    progress=False, log=lambda *a: None)
     hist.fit()
     assert np.isfinite(hist.history[0]["loss"])
-    resumed = _model(tiny_split, loss="sampled_softmax")
-    resumed.num_negatives = 32
+    resumed = _model(tiny_split, loss="sampled_softmax", num_negatives=32)
     t = Trainer(resumed, tiny_split, cfg, out_dir=str(tmp_path), progress=False, log=lambda *a: None)
     t.resume(str(tmp_path / "last.npz"))
     t.fit()

@@ -40,5 +40,5 @@ class no_grad:
 
 class enable_grad(no_grad):
     """The opposite block: record a graph even inside ``no_grad`` (e.g. a backward that
-    recomputes its forward, ``models/recompute.py``)."""
+    recomputes its forward, ``minih2rec/recompute.py``)."""
     _mode = True

@@ -4,12 +4,12 @@ Models consume semantic IDs; they never build them. ``minih2rec.factory.build(na
 constructs one by name: ``sasrec`` (hash IDs only), ``sid`` (semantic IDs only), ``fusion``
 (naive sum of both), ``h2rec`` (the full model), ``mostpop``.
 """
-from .base import REC_LOSSES, SequentialRecommender
+from .base import REC_LOSSES, BackboneConfig, SequentialRecommender
 from .fusion import FusionConfig, FusionRec
 from .h2rec import H2Rec, H2RecConfig
 from .popularity import MostPopular, MostPopularConfig
 from .sasrec import SASRec, SASRecConfig
 from .sid import SIDConfig, SIDRec
 
-__all__ = ["REC_LOSSES", "SequentialRecommender", "SASRec", "SASRecConfig", "SIDRec", "SIDConfig",
+__all__ = ["REC_LOSSES", "BackboneConfig", "SequentialRecommender", "SASRec", "SASRecConfig", "SIDRec", "SIDConfig",
            "FusionRec", "FusionConfig", "H2Rec", "H2RecConfig", "MostPopular", "MostPopularConfig"]

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..nn import Embedding
-from .item_side import check_field, pca_rows
-from .sid import SIDConfig, TableRecommender
+from .base import check_field
+from .item_side import SIDConfig, pca_rows
+from .sid import TableRecommender
 
 
 @dataclass
@@ -38,15 +39,16 @@ class FusionRec(TableRecommender):
     codes : int array (V+1, L) in [0, K).
     codebooks : float array (L, K, D) or None -- needed when ``config.code_init == "rq"``.
     content : float array (V+1, D) or None -- needed when ``config.hot_start``.
+    item_counts : int array (V+1,) or None -- training counts, needed by ``proposal="popularity"``.
     """
 
     name = "fusion"
 
-    def __init__(self, config, codes, codebooks=None, content=None):
+    def __init__(self, config, codes, codebooks=None, content=None, item_counts=None):
         super().__init__()
         if not isinstance(config, FusionConfig):
             raise ValueError(f"FusionRec: expected a FusionConfig, got {type(config).__name__}")
-        self._setup(config, codes, codebooks)
+        self._setup(config, codes, codebooks, item_counts)
         c = config
         self.item_emb = Embedding(c.num_items + 1, c.d, self.rng, padding_idx=0)   # E_h (V+1, d)
         if c.hot_start:

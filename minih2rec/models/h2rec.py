@@ -1,9 +1,9 @@
 """H2Rec: hash IDs and semantic IDs in two branches that teach each other (DESIGN.md §3-§4).
 
-Glossary: B batch, T length, d width, H heads, hs = d / H, L SID levels, K codes per level,
-V items (ids 1..V, 0 = padding), n distinct target items of a batch.
+Glossary: B batch, T length, d width, L SID levels, K codes per level, V items (ids 1..V,
+0 = padding), R backbone runs per step (2, or 4 with L_msg), n distinct target items (L_code).
 
-Inputs (P = learned positions, zeroed at padding, dropout in training)::
+Inputs (``input_view``: P = learned positions, dropout in training, zeroed at padding)::
 
     X_h   = Drop(E_h[seq] sqrt(d) + P)                       (B, T, d)     hash-ID view
     X_s^l = Drop(C^l[codes[seq, l]] sqrt(d) + P)             (L, B, T, d)  one view per level
@@ -20,20 +20,27 @@ item, which during training is the target of the position before it -- a leak. A
 position (inference, ``gate_weights``, L_msg) the two are the same thing. Every attention is
 causal and padding-masked; ``residual=False`` drops the ``X_h +`` / ``X_s +`` (public code).
 
-Loss: ``L_rec + lambda_code L_code + lambda_msg L_msg`` (``losses/alignment.py``).
+Loss: ``L_rec + lambda_code L_code + lambda_msg L_msg`` (``losses/alignment.py``). One step::
+
+    e_s = code_emb.table()                       # (V+1, d), once per step
+    out = encode(seq, positions, e_s)            # Encoded: states [H_h ; H_s], U_m, U_f
+    loss = loss_from(out, batch, e_s)            # the three terms, weighted
+
+(``minih2rec/recompute.py``, an opt-in of the trainer, runs ``encode`` in row chunks to
+bound memory on long sequences; the model itself always computes in one shot.)
 """
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from ..autograd import Tensor, fused, is_grad_enabled, no_grad, ops
+from ..autograd import Tensor, no_grad, ops
 from ..losses.alignment import (code_alignment_loss, code_positive_weights, lowest_gate_levels,
                                 masked_granularity_loss, select_code_items)
-from ..nn import Embedding, Module, MultiHeadAttention, Parameter, SASRecBackbone, attention_mask, init
-from .item_side import GranularityGate, check_field, init_normal, pca_rows
-from .recompute import chunked_loss
-from .base import check_sequence_inputs
-from .sid import SIDConfig, TableRecommender
+from ..nn import Embedding, MultiHeadAttention, Parameter, SASRecBackbone
+from .base import SequentialRecommender, check_field, check_sequence_inputs, input_view
+from .h2rec_layers import GranularityGate, LevelCrossAttention, mix_levels
+from .item_side import CodeEmbeddings, SIDConfig, check_codes, init_normal, pca_rows
 
 
 @dataclass
@@ -80,51 +87,24 @@ class H2RecConfig(SIDConfig):
             check_field(isinstance(getattr(c, name), bool), c, name, getattr(c, name), "a bool")
 
 
-class LevelCrossAttention(Module):
-    """L cross-attentions ``CA_l(query_l, keys)``, each with its own weights, run as one batched op.
-
-    Weights are stacked, ``W (L, d, d)``, so each projection is L GEMMs in one ``matmul``
-    and the attention is one fused op over (L, B, H, T, T). Causal and key-padding masked.
-
-    Parameters
-    ----------
-    levels, d, heads : int -- L, width, heads (d % heads == 0).
-    dropout : float -- on the attention probabilities, in training.
-    rng : np.random.Generator.
-    """
-
-    def __init__(self, levels, d, heads, dropout, rng):
-        super().__init__()
-        self.levels, self.d, self.heads, self.dropout, self.rng = levels, d, heads, float(dropout), rng
-
-        def weight():
-            return Parameter(np.stack([init.xavier_uniform((d, d), rng) for _ in range(levels)]))
-        self.wq, self.wk, self.wv, self.wo = weight(), weight(), weight(), weight()   # (L, d, d) each
-        self.bq, self.bk, self.bv, self.bo = (Parameter(init.zeros((levels, 1, d))) for _ in range(4))
-
-    def forward(self, queries, keys, pad):
-        """``queries`` (L, B, T, d), ``keys`` (B, T, d) (also the values), ``pad`` (B, T) -> (L, B, T, d)."""
-        L, B, T, d = queries.shape
-        H, hs = self.heads, d // self.heads
-        x = keys.reshape(1, B * T, d)                                       # (1, B*T, d)
-        q = queries.reshape(L, B * T, d) @ self.wq + self.bq                # (L, B*T, d)
-        k = x @ self.wk + self.bk                                           # (L, B*T, d)
-        v = x @ self.wv + self.bv                                           # (L, B*T, d)
-
-        def split(t):
-            return t.reshape(L, B, T, H, hs).transpose(0, 1, 3, 2, 4)       # (L, B, H, T, hs)
-        mask = attention_mask(T, T, causal=True, key_padding=pad)           # (B|1, 1, T, T)
-        p = self.dropout if self.training else 0.0
-        y, _ = fused.scaled_dot_product_attention(split(q), split(k), split(v), mask,
-                                                  dropout_p=p, rng=self.rng)  # (L, B, H, T, hs)
-        y = y.transpose(0, 1, 3, 2, 4).reshape(L, B * T, d)                 # (L, B*T, d)
-        return (y @ self.wo + self.bo).reshape(L, B, T, d)                  # (L, B, T, d)
-
-    def extra_repr(self):
-        return f"levels={self.levels}, d={self.d}, heads={self.heads}"
+class Views(NamedTuple):
+    """The inputs of one pass (module docstring): what the branches and L_msg read."""
+    pad: np.ndarray             # (B, T) bool, True at padding
+    P: Tensor                   # (T, d) positions
+    x_h: Tensor                 # (B, T, d) X_h
+    levels: Tensor              # (L, B, T, d) X_s^l
+    x_s: Tensor                 # (B, T, d) X_s
+    alpha: Tensor               # (B, T, L) gate weights
 
 
-class H2Rec(TableRecommender):
+class Encoded(NamedTuple):
+    """What ``encode`` returns: the scoring states and, with L_msg, the two user states it compares."""
+    states: Tensor              # (B, T, 2d) [H_h ; H_s]
+    masked: Tensor = None       # (B, d) U_m: last position of Backbone(sum_l alpha_l X~_s^l), levels masked
+    full: Tensor = None         # (B, d) U_f: last position of Backbone(sum_l alpha_l X_s^l)
+
+
+class H2Rec(SequentialRecommender):
     """The H2Rec model (see the module docstring).
 
     Parameters
@@ -134,28 +114,32 @@ class H2Rec(TableRecommender):
     codebooks : float array (L, K, D) or None -- RQ codebooks, needed by ``code_init="rq"``.
     content : float array (V+1, D) or None -- content vectors, needed by ``hot_start``.
     cooc : losses.cooccurrence.CoOccurrence or None -- needed by ``behaviour_positives``.
+    item_counts : int array (V+1,) or None -- training counts, needed by ``proposal="popularity"``.
     """
 
     name = "h2rec"
-    chunk_tokens = 12288   # row-tokens (B x T x passes) above which loss() chunks and recomputes
 
-    def __init__(self, config, codes, codebooks=None, content=None, cooc=None):
+    def __init__(self, config, codes, codebooks=None, content=None, cooc=None, item_counts=None):
         super().__init__()
         if not isinstance(config, H2RecConfig):
             raise ValueError(f"H2Rec: expected an H2RecConfig, got {type(config).__name__}")
-        c = config
+        c = self.config = config
         if c.behaviour_positives and cooc is None:
             raise ValueError("H2Rec: behaviour_positives=True needs cooc (a CoOccurrence built from "
                              "the training sequences)")
-        self._setup(c, codes, codebooks)           # rng, code_emb (C, e_s), pos_emb, emb_drop, backbone
-        rng, L = self.rng, c.num_levels
-        self.item_emb = Embedding(c.num_items + 1, c.d, rng, padding_idx=0)      # E_h (V+1, d)
+        rng = self.rng = np.random.default_rng(c.seed)   # one stream: init first, then dropout masks
+        codes = check_codes(codes, c.num_items, c.num_levels, c.codebook_size, "H2Rec")
+        self.code_emb = CodeEmbeddings(codes, c.codebook_size, c.d, rng, codebooks,   # C, e_s
+                                       c.code_init, c.sid_projection)
+        self._init_backbone(rng, item_counts)                                  # P, dropout, backbone
+        self.item_emb = Embedding(c.num_items + 1, c.d, rng, padding_idx=0)    # E_h (V+1, d)
         if c.hot_start:
             if content is None or np.shape(content)[0] != c.num_items + 1:
                 got = None if content is None else np.shape(content)
                 raise ValueError(f"H2Rec: hot_start=True needs content of shape (V+1, D) = "
                                  f"({c.num_items + 1}, D), got {got}")
             self.item_emb.weight.data[...] = pca_rows(content, c.d, rng)
+        L = c.num_levels
         self.level_attn = LevelCrossAttention(L, c.d, c.heads, c.dropout, rng) if c.cross_attention else None
         self.sid_attn = MultiHeadAttention(c.d, c.heads, c.dropout, rng) if c.cross_attention else None
         self.gate = GranularityGate(c.d, L, c.gate_hidden or c.d, rng) if c.gate else None
@@ -166,146 +150,64 @@ class H2Rec(TableRecommender):
         self.cooc = cooc
         self.last_losses = {}                      # float value of each loss term of the last loss()
 
-    # ---- inputs --------------------------------------------------------------------------------
-    def _view(self, raw, P, keep):
-        """``Drop(raw sqrt(d) + P)``, zeroed at padding: (..., B, T, d)."""
-        x = self.emb_drop(raw * float(np.sqrt(self.config.d)) + P)
-        return x if keep is None else x * keep
+    # ---- training: one step ------------------------------------------------------------------
+    def loss(self, batch):
+        """``L_rec + lambda_code L_code + lambda_msg L_msg`` for a Batch -> scalar Tensor.
 
-    def _inputs(self, seq, positions, es_table):
-        """The three input views, the gate and the masks, as a dict."""
-        c = self.config
-        seq, positions = self._check(seq, positions)
-        pad = seq == 0                                                        # (B, T)
-        keep = (~pad)[..., None].astype(np.float32) if pad.any() else None    # (B, T, 1)
-        P = self.pos_emb(positions)                                           # (T, d)
-        x_h = self._view(self.item_emb(seq), P, keep)                         # (B, T, d)
-        levels = self._view(self.code_emb.level_embeddings(seq), P, keep)     # (L, B, T, d)
-        x_s = self._view(ops.embedding(es_table, seq), P, keep)               # (B, T, d)
-        B, T, L = seq.shape + (c.num_levels,)
-        alpha = (self.gate(x_h) if self.gate is not None                      # (B, T, L)
-                 else Tensor(np.full((B, T, L), 1.0 / L), dtype=x_h.dtype))
-        return dict(pad=pad, keep=keep, P=P, x_h=x_h, levels=levels, x_s=x_s, alpha=alpha)
-
-    def _check(self, seq, positions):
-        c = self.config
-        return check_sequence_inputs(seq, positions, c.num_items, c.max_len, "H2Rec")
-
-    @staticmethod
-    def _mix(alpha, levels):
-        """``sum_l alpha_l levels^l``: alpha (B, T, L) or (B, L), levels (L, B, T, d) -> (B, T, d)."""
-        L, B = levels.shape[:2]
-        a = (alpha.transpose(1, 0).reshape(L, B, 1, 1) if alpha.ndim == 2       # (L, B, 1, 1)
-             else alpha.transpose(2, 0, 1).reshape(L, B, -1, 1))                 # (L, B, T, 1)
-        return (levels * a).sum(axis=0)                                          # (B, T, d)
-
-    def _branch_inputs(self, v):
-        """``Z_h`` and ``Z_s`` (B, T, d) from the input views ``v``."""
-        if not self.config.cross_attention:
-            return v["x_h"], v["x_s"]
-        z_h = self._mix(v["alpha"], self.level_attn(v["levels"], v["x_h"], v["pad"]))     # (B, T, d)
-        z_s = self.sid_attn(v["x_h"], v["x_s"], v["x_s"], causal=True, key_padding=v["pad"])
-        if self.config.residual:
-            z_h, z_s = v["x_h"] + z_h, v["x_s"] + z_s
-        if v["keep"] is not None:
-            z_h, z_s = z_h * v["keep"], z_s * v["keep"]
-        return z_h, z_s
-
-    def _msg_inputs(self, v):
-        """L_msg inputs: ``sum_l alpha_l X~_s^l`` (lowest-gate levels masked) and ``sum_l alpha_l X_s^l``."""
-        c = self.config
-        alpha = v["alpha"][:, -1, :]                                          # (B, L) per user
-        masked = lowest_gate_levels(alpha.data, c.mask_levels)                # (B, L) bool
-        L, d = c.num_levels, c.d
-        mask_views = self._view(self.mask_emb.reshape(L, 1, 1, d), v["P"], v["keep"])  # (L, B|1, T, d)
-        levels_masked = ops.where(masked.T[:, :, None, None], mask_views, v["levels"])  # (L, B, T, d)
-        return self._mix(alpha, levels_masked), self._mix(alpha, v["levels"])
-
-    def _backbones(self, z_h, sid_inputs, pad):
-        """Run ``z_h`` and each of ``sid_inputs`` (B, T, d) through the backbone(s) -> (n, B, T, d).
-
-        Output 0 is the HID branch; a shared backbone runs all n inputs as one (n*B)-row batch.
+        Terms with lambda = 0 are not computed. ``self.last_losses`` keeps each term's value.
         """
-        B, T, d = z_h.shape
-        if self.config.shared_backbone:
-            inputs, n = [z_h] + sid_inputs, 1 + len(sid_inputs)
-            x = ops.concatenate(inputs, axis=0)                                # (n*B, T, d)
-            return self.backbone(x, np.tile(pad, (n, 1))).reshape(n, B, T, d)  # (n, B, T, d)
-        n = len(sid_inputs)
-        x = ops.concatenate(sid_inputs, axis=0) if n > 1 else sid_inputs[0]    # ((n-1)*B, T, d)
-        h_s = self.sid_backbone(x, np.tile(pad, (n, 1)))                       # ((n-1)*B, T, d)
-        return ops.concatenate([self.backbone(z_h, pad), h_s], axis=0).reshape(n + 1, B, T, d)
+        es_table = self.code_emb.table()                                      # (V+1, d), once per step
+        out = self.encode(batch.seq, batch.positions, es_table, with_msg=self.config.lambda_msg > 0)
+        return self.loss_from(out, batch, es_table)
 
-    def _encode(self, seq, positions, es_table, with_msg=False):
-        """User states ``[H_h ; H_s]`` (B, T, 2d), the input views, and (U_m, U_f) (B, d) or None."""
-        v = self._inputs(seq, positions, es_table)
+    def loss_from(self, out, batch, es_table):
+        """The weighted loss terms from ``encode``'s output ``out`` (an :class:`Encoded`)."""
+        c = self.config
+        terms = {"rec": self.rec_loss(out.states, self.score_table(es_table), batch)}
+        if out.masked is not None:
+            terms["msg"] = masked_granularity_loss(out.masked, out.full, tau=c.tau_msg)
+        if c.lambda_code > 0:
+            terms["code"] = self.code_loss(batch.target, es_table)
+        self.last_losses = {name: term.item() for name, term in terms.items()}
+        total = terms["rec"]
+        if "msg" in terms:
+            total = total + c.lambda_msg * terms["msg"]
+        if "code" in terms:
+            total = total + c.lambda_code * terms["code"]
+        return total
+
+    def encode(self, seq, positions, es_table, with_msg=False):
+        """Run both branches (and, ``with_msg``, the two L_msg views) through the backbone(s).
+
+        Parameters
+        ----------
+        seq : int ndarray (B, T) left-padded; positions : int ndarray (T,).
+        es_table : Tensor (V+1, d) -- ``e_s`` of this step (``code_emb.table()``).
+        with_msg : bool -- also compute the L_msg user states.
+
+        Returns
+        -------
+        Encoded -- ``states`` (B, T, 2d); ``masked``, ``full`` (B, d) or None.
+        Random draws: dropout masks from ``self.rng`` only.
+        """
+        v = self._views(seq, positions, es_table)
         z_h, z_s = self._branch_inputs(v)
         sid_inputs = [z_s] + (list(self._msg_inputs(v)) if with_msg else [])
-        H = self._backbones(z_h, sid_inputs, v["pad"])                        # (n, B, T, d)
-        n, B, T, d = H.shape
-        branches = H[0:2] if with_msg else H                                   # (2, B, T, d)
-        states = branches.transpose(1, 2, 0, 3).reshape(B, T, 2 * d)           # (B, T, 2d) = [H_h ; H_s]
+        runs = self._backbones(z_h, sid_inputs, v.pad)                        # (R, B, T, d)
+        R, B, T, d = runs.shape
+        states = runs[0:2].transpose(1, 2, 0, 3).reshape(B, T, 2 * d)         # (B, T, 2d) [H_h ; H_s]
         if not with_msg:
-            return states, v, None
-        last = H[2:4, :, -1, :]                                                # (2, B, d)
-        return states, v, (last[0], last[1])
+            return Encoded(states)
+        return Encoded(states, masked=runs[2, :, -1, :], full=runs[3, :, -1, :])   # (B, d) each
 
-    # ---- the model contract -----------------------------------------------------------------------
-    def forward(self, seq, positions):
-        """``seq`` int (B, T) left-padded, ``positions`` int (T,) -> ``[H_h ; H_s]`` (B, T, 2d)."""
-        return self._encode(seq, positions, self.code_emb.table())[0]
-
-    def item_table(self):
-        """``[E_h ; e_s]`` (V+1, 2d), row 0 = 0."""
-        return self._table(self.code_emb.table())
-
-    def _table(self, es_table):
+    def score_table(self, es_table):
+        """``[E_h ; e_s]`` (V+1, 2d) from this step's ``e_s``; hid_dropout drops E_h rows in training."""
         E_h = self.item_emb.weight                                            # (V+1, d)
         p = self.config.hid_dropout
         if self.training and p > 0:       # whole rows, not rescaled: a kept row scores as at eval
             keep = self.rng.random(E_h.shape[0]) >= p                         # (V+1,)
             E_h = E_h * Tensor(keep[:, None].astype(E_h.dtype))
         return ops.concatenate([E_h, es_table], axis=-1)                      # (V+1, 2d)
-
-    def _score_tables(self):
-        """``[E_h ; e_s]`` and ``e_s`` itself: evaluation builds them once per pass (``score_tables``)."""
-        es_table = self.code_emb.table()                                      # (V+1, d)
-        return {"items": self._table(es_table), "es": es_table}
-
-    def _last_states(self, seq, positions, tables):
-        """``[H_h ; H_s]`` at the last column (B, 2d); the SID inputs read the shared ``tables["es"]``."""
-        return self._encode(seq, positions, tables["es"])[0].data[:, -1, :]
-
-    def loss(self, batch):
-        """``L_rec + lambda_code L_code + lambda_msg L_msg`` for a Batch -> scalar Tensor.
-
-        Terms with lambda = 0 are not computed. ``self.last_losses`` keeps each term's value.
-        A batch of more than ``chunk_tokens`` row-tokens (B x T x backbone passes) is computed
-        in row chunks with recomputation (``models/recompute.py``): same loss, bounded memory.
-        """
-        c = self.config
-        es_table = self.code_emb.table()                                      # (V+1, d), once per step
-        B, T = np.shape(batch.seq)
-        if is_grad_enabled() and B > 1 and B * T * (4 if c.lambda_msg > 0 else 2) > self.chunk_tokens:
-            total, self.last_losses = chunked_loss(self, batch, es_table, self.chunk_tokens)
-            return self._add_code_loss(total, batch, es_table)
-        states, v, msg = self._encode(batch.seq, batch.positions, es_table, with_msg=c.lambda_msg > 0)
-        total = self.rec_loss(states, self._table(es_table), batch)
-        self.last_losses = {"rec": total.item()}
-        if msg is not None:
-            granularity = masked_granularity_loss(msg[0], msg[1], tau=c.tau_msg)
-            self.last_losses["msg"] = granularity.item()
-            total = total + c.lambda_msg * granularity
-        return self._add_code_loss(total, batch, es_table)
-
-    def _add_code_loss(self, total, batch, es_table):
-        """``total + lambda_code L_code`` (L_code skipped when lambda_code = 0)."""
-        c = self.config
-        if c.lambda_code > 0:
-            code = self.code_loss(batch.target, es_table)
-            self.last_losses["code"] = code.item()
-            total = total + c.lambda_code * code
-        return total
 
     def code_loss(self, target, es_table=None):
         """L_code over the distinct targets of ``target`` (B, T): e_s vs E_h, multi-positive InfoNCE."""
@@ -318,12 +220,92 @@ class H2Rec(TableRecommender):
         hid = ops.embedding(self.item_emb.weight, items)                            # (n, d)
         return code_alignment_loss(sid, hid, W, tau=c.tau_code)
 
+    # ---- the pieces of encode ------------------------------------------------------------------
+    def _views(self, seq, positions, es_table):
+        """The three input views and the gate (:class:`Views`)."""
+        c = self.config
+        seq, positions = check_sequence_inputs(seq, positions, c.num_items, c.max_len, "H2Rec")
+        pad = seq == 0                                                        # (B, T)
+        P = self.pos_emb(positions)                                           # (T, d)
+        x_h = input_view(self.item_emb(seq), P, self.emb_drop, pad)          # (B, T, d)
+        levels = input_view(self.code_emb.level_embeddings(seq), P, self.emb_drop, pad)  # (L, B, T, d)
+        x_s = input_view(ops.embedding(es_table, seq), P, self.emb_drop, pad)  # (B, T, d)
+        B, T, L = seq.shape + (c.num_levels,)
+        alpha = (self.gate(x_h) if self.gate is not None                      # (B, T, L)
+                 else Tensor(np.full((B, T, L), 1.0 / L), dtype=x_h.dtype))
+        return Views(pad, P, x_h, levels, x_s, alpha)
+
+    def _branch_inputs(self, v):
+        """``Z_h`` and ``Z_s`` (B, T, d) from the views ``v``."""
+        if not self.config.cross_attention:
+            return v.x_h, v.x_s
+        z_h = mix_levels(v.alpha, self.level_attn(v.levels, v.x_h, v.pad))  # (B, T, d)
+        z_s = self.sid_attn(v.x_h, v.x_s, v.x_s, causal=True, key_padding=v.pad)   # (B, T, d)
+        if self.config.residual:
+            z_h, z_s = v.x_h + z_h, v.x_s + z_s
+        if v.pad.any():
+            keep = (~v.pad)[..., None].astype(z_h.dtype)                      # (B, T, 1)
+            z_h, z_s = z_h * keep, z_s * keep
+        return z_h, z_s
+
+    def _msg_inputs(self, v):
+        """L_msg inputs (B, T, d): ``sum_l alpha_l X~_s^l`` (lowest-gate levels masked), ``sum_l alpha_l X_s^l``."""
+        c = self.config
+        alpha = v.alpha[:, -1, :]                                             # (B, L) per user
+        masked = lowest_gate_levels(alpha.data, c.mask_levels)                # (B, L) bool
+        L, d = c.num_levels, c.d
+        mask_views = input_view(self.mask_emb.reshape(L, 1, 1, d), v.P, self.emb_drop, v.pad)  # (L, B|1, T, d)
+        levels_masked = ops.where(masked.T[:, :, None, None], mask_views, v.levels)    # (L, B, T, d)
+        return mix_levels(alpha, levels_masked), mix_levels(alpha, v.levels)
+
+    def _backbones(self, z_h, sid_inputs, pad):
+        """Run ``z_h`` and each of ``sid_inputs`` (B, T, d) through the backbone(s) -> (R, B, T, d).
+
+        Run 0 is the HID branch; a shared backbone runs all R inputs as one (R*B)-row batch.
+        """
+        B, T, d = z_h.shape
+        if self.config.shared_backbone:
+            R = 1 + len(sid_inputs)
+            x = ops.concatenate([z_h] + sid_inputs, axis=0)                    # (R*B, T, d)
+            return self.backbone(x, np.tile(pad, (R, 1))).reshape(R, B, T, d)  # (R, B, T, d)
+        S = len(sid_inputs)                                                    # SID-side runs, R - 1
+        x = ops.concatenate(sid_inputs, axis=0) if S > 1 else sid_inputs[0]    # (S*B, T, d)
+        h_s = self.sid_backbone(x, np.tile(pad, (S, 1)))                       # (S*B, T, d)
+        return ops.concatenate([self.backbone(z_h, pad), h_s], axis=0).reshape(S + 1, B, T, d)
+
+    # ---- the model contract ----------------------------------------------------------------------
+    @property
+    def codes(self):
+        """Semantic IDs (V+1, L) int64."""
+        return self.code_emb.codes
+
+    def extra_arrays(self):
+        """Arrays a checkpoint stores besides the weights: the semantic IDs."""
+        return {"semantic/codes": self.codes}
+
+    def forward(self, seq, positions):
+        """``seq`` int (B, T) left-padded, ``positions`` int (T,) -> ``[H_h ; H_s]`` (B, T, 2d)."""
+        return self.encode(seq, positions, self.code_emb.table()).states
+
+    def item_table(self):
+        """``[E_h ; e_s]`` (V+1, 2d), row 0 = 0."""
+        return self.score_table(self.code_emb.table())
+
+    def _score_tables(self):
+        """``[E_h ; e_s]`` and ``e_s`` itself: evaluation builds them once per pass (``score_tables``)."""
+        es_table = self.code_emb.table()                                      # (V+1, d)
+        return {"items": self.score_table(es_table), "es": es_table}
+
+    def _last_states(self, seq, positions, tables):
+        """``[H_h ; H_s]`` at the last column (B, 2d); the SID inputs read the shared ``tables["es"]``."""
+        return self.encode(seq, positions, tables["es"]).states.data[:, -1, :]
+
     def gate_weights(self, seq, positions):
         """Gate weights alpha (B, L) ndarray at the last position (eval mode, no graph)."""
         was_training = self.training
         self.eval()
         try:
             with no_grad():
-                return self._inputs(seq, positions, self.code_emb.table())["alpha"].data[:, -1, :].copy()
+                return self._views(seq, positions, self.code_emb.table()).alpha.data[:, -1, :].copy()
         finally:
             self.train(was_training)

@@ -1,4 +1,4 @@
-"""Item-side pieces shared by the SID, fusion and H2Rec models.
+"""Item tables of the SID, fusion and H2Rec models, and their settings (``SIDConfig``).
 
 Glossary: B batch, T length, d width, L SID levels, K codes per level, V items
 (ids 1..V, 0 = padding), D content-vector width.
@@ -11,18 +11,51 @@ Glossary: B batch, T length, d width, L SID levels, K codes per level, V items
   its fused SID embedding is ``e_s(i) = mean_l C^l[c_i^l]`` (optionally followed by
   a linear projection). ``C`` starts from the RQ codebooks through one fixed linear map
   D -> d (exact if D <= d, PCA otherwise; ``code_init="rq"``) or at random (``"random"``).
-* **Granularity gate** (:class:`GranularityGate`):
-  ``alpha = softmax(g([x ; b]) + b)``, ``b = linspace(1.0, 0.2, L)`` -- a prior that
-  favours coarse levels -- and g a 2-layer MLP whose output layer starts at zero, so
-  a fresh gate returns exactly ``softmax(b)``.
+* :class:`SIDConfig`: the backbone settings (``BackboneConfig``) plus those of the code table.
 * ``default_codebook_size`` and ``check_codes``: the K rule and the codes' contract.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
-from ..autograd import Tensor, fused, ops
+from ..autograd import ops
 from ..nn import Linear, Module, Parameter, init
+from .base import BackboneConfig, check_field
 
 CODE_INITS = ("rq", "random")   # accepted values of config.code_init
+
+
+@dataclass
+class SIDConfig(BackboneConfig):
+    """Settings shared by the SID-based models (``SIDRec``, ``FusionRec``; ``H2RecConfig`` extends it).
+
+    ``BackboneConfig`` (sizes, backbone, rec loss, seed) plus the code table's fields below.
+    """
+    num_levels: int = None      # L: code levels per item, codes.shape[1] (required; 3 by default
+                                # in the builders -- the paper uses 4 on 1536-d text embeddings)
+    codebook_size: int = None   # K: codes per level (required; builders: default_codebook_size)
+    code_init: str = "rq"       # "rq": C^l starts from the RQ codebooks (content geometry from step 0);
+                                # "random": plain normal init (needs no codebooks)
+    sid_projection: bool = False  # a Linear(d, d) after mean_l C^l: off, the plain mean is the paper's e_s
+
+    def __post_init__(self):
+        super().__post_init__()
+        c = self
+        # required (None is only there because a dataclass cannot put a field without a
+        # default after BackboneConfig's defaults)
+        check_field(c.num_levels is not None and c.num_levels >= 1, c, "num_levels", c.num_levels,
+                    "given and >= 1")
+        check_field(c.codebook_size is not None and 1 <= c.codebook_size <= c.num_items, c,
+                    "codebook_size", c.codebook_size,
+                    f"given, >= 1 and at most the number of items ({c.num_items})")
+        check_field(c.code_init in CODE_INITS, c, "code_init", c.code_init, f"one of {CODE_INITS}")
+
+    @classmethod
+    def tiny(cls, num_items, num_levels, codebook_size, **overrides):
+        """A laptop preset for tests and tutorials: d=16, 1 block, max_len=20, random code init."""
+        return cls(num_items=num_items, num_levels=num_levels, codebook_size=codebook_size,
+                   **{"max_len": 20, "d": 16, "blocks": 1, "dropout": 0.1, "code_init": "random",
+                      **overrides})
 
 
 def default_codebook_size(num_items):
@@ -37,12 +70,6 @@ def default_codebook_size(num_items):
         raise ValueError(f"default_codebook_size: num_items must be >= 1, got {num_items}")
     k = 1 << int(np.ceil(np.log2(max(np.sqrt(num_items), 1.0))))
     return int(max(1, min(max(16, min(k, 256)), num_items)))
-
-
-def check_field(ok, cfg, field, value, expected):
-    """Raise ``ValueError('<Config>.<field>=<value> is invalid: must be <expected>')`` unless ``ok``."""
-    if not ok:
-        raise ValueError(f"{type(cfg).__name__}.{field}={value!r} is invalid: must be {expected}")
 
 
 def check_codes(codes, num_items, num_levels, codebook_size, who):
@@ -184,30 +211,3 @@ class CodeEmbeddings(Module):
 def init_normal(shape, rng):
     """Normal entries with std = d ** -0.5 (d = last dim): rows of norm ~1, as ``nn.Embedding``."""
     return init.normal(shape, rng, std=shape[-1] ** -0.5)
-
-
-class GranularityGate(Module):
-    """Per-position gate over the L levels: ``alpha = softmax(g([x ; b]) + b)``.
-
-    ``b = linspace(1.0, 0.2, L)`` is the prior (coarse levels first) -- both an input to g
-    and a bias on its output; ``g = Linear(d + L, hidden) -> ReLU -> Linear(hidden, L)``
-    with the last layer's weight and bias at zero, so training starts from ``softmax(b)``.
-
-    Parameters
-    ----------
-    d, num_levels, hidden : int -- input width, L, MLP width.
-    rng : np.random.Generator.
-    """
-
-    def __init__(self, d, num_levels, hidden, rng):
-        super().__init__()
-        self.prior = np.linspace(1.0, 0.2, num_levels).astype(np.float32)   # b (L,)
-        self.fc1 = Linear(d + num_levels, hidden, rng)
-        self.fc2 = Linear(hidden, num_levels, rng)
-        self.fc2.weight.data[...] = 0.0                             # start exactly at the prior
-
-    def forward(self, x):
-        """``x`` Tensor (..., d) -> alpha Tensor (..., L), rows summing to 1."""
-        b = Tensor(np.broadcast_to(self.prior, x.shape[:-1] + self.prior.shape), dtype=x.dtype)
-        h = self.fc1(ops.concatenate([x, b], axis=-1)).relu()      # (..., hidden)
-        return fused.softmax(self.fc2(h) + self.prior, axis=-1)     # (..., L)
