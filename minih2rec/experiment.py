@@ -106,7 +106,8 @@ def _run(model_name, data, cfg, model_overrides, out_dir, protocols, progress, l
                                          _plain(model.config), resume_overrides, getattr(model, "codes", None),
                                          arrays.get("semantic/codes"))
     if out_dir:
-        _clear_outputs(out_dir, keep_checkpoints=saved is not None, log=log)
+        resumed_here = saved is not None and os.path.samefile(os.path.dirname(os.path.abspath(resume)), out_dir)
+        _clear_outputs(out_dir, keep_checkpoints=resumed_here, log=log)
     t0 = time.perf_counter()
     if trainable:
         trainer = Trainer(model, split, cfg, out_dir=out_dir, progress=progress, log=log)

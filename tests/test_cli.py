@@ -100,8 +100,8 @@ def test_codebook_larger_than_catalogue_names_the_field(capsys):
 
 
 def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)                        # no --out: the default runs/compare-synthetic
-    out = tmp_path / "runs" / "compare-synthetic"
+    monkeypatch.chdir(tmp_path)                        # no --out: the default runs/compare-synthetic-tiny
+    out = tmp_path / "runs" / "compare-synthetic-tiny"
     rc = main(["compare", "--data", "synthetic", "--preset", "tiny", "--models", "sasrec", "h2rec",
                "--seeds", "0", "--train-preset", "tiny", "--max-len", "20", "--d", "16",
                "--blocks", "1", "--hot-start", "--hid-dropout", "0.1", "--no-progress"])
