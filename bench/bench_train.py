@@ -20,6 +20,7 @@ Configurations (``--set``):
     python bench/bench_train.py --set sasrec --quick    # a fraction of the users
     python bench/bench_train.py --set h2rec --only yelp --blas-threads 1
     python bench/bench_train.py --set h2rec --only yelp --blas-threads 1 --eval-only  # no epoch
+    python bench/bench_train.py --set h2rec --only ml-1m --steps 8 --max-batch-tokens 0   # one shot
 
 Levers the measured configurations use (each documented where it lives):
 
@@ -27,9 +28,10 @@ Levers the measured configurations use (each documented where it lives):
 * length buckets (the H2Rec sets; ``TrainConfig.bucket``, on by default) -- users of similar length share
   a batch, so the long-tailed Yelp lengths (median 7, a few of 200) cost about their real
   tokens: ~150k row-tokens per epoch instead of ~1.5M with random batches;
-* row-chunked recomputation (``models/recompute.py``) -- an H2Rec batch above
-  ``H2Rec.chunk_tokens`` row-tokens is encoded in chunks of sorted rows, each cut to its own
-  length, and recomputed in backward: bounded memory, the same loss;
+* row-chunked recomputation (the H2Rec sets; ``TrainConfig.max_batch_tokens`` = 3,072, off by
+  default; ``minih2rec/recompute.py``) -- an H2Rec batch above 3,072 rows x columns is encoded
+  in chunks of sorted rows, each cut to its own length, and recomputed in backward: bounded
+  memory, the same loss (``--max-batch-tokens 0`` measures the one-shot step instead);
 * lean fused ops -- dropout and attention-dropout masks stored as bools, attention scores
   masked / exponentiated in place (``autograd/fused.py``).
 
@@ -57,9 +59,11 @@ SETS = {
     ],
     "h2rec": [
         dict(label="H2Rec ML-1M-shaped (d=64, full softmax), bucketed", model="h2rec", shape="ml-1m",
-             dynamic=True, bucket=True, loss="full_softmax", d=64, max_len=200, levels=4, K=128),
+             dynamic=True, bucket=True, loss="full_softmax", d=64, max_len=200, levels=4, K=128,
+             max_batch_tokens=3072),
         dict(label="H2Rec Yelp-shaped (d=128, bce + L_code + L_msg), bucketed", model="h2rec",
-             shape="yelp", dynamic=True, bucket=True, loss="bce", d=128, max_len=200, levels=4, K=128),
+             shape="yelp", dynamic=True, bucket=True, loss="bce", d=128, max_len=200, levels=4, K=128,
+             max_batch_tokens=3072),
     ],
 }
 
@@ -85,14 +89,20 @@ def run_one(cfg, quick, eval_only=False):
     model = build_model(cfg["model"], inter, split, overrides, seed=0)
     setup_s = time.perf_counter() - t0
     tc = TrainConfig(epochs=1, batch_size=128, dynamic_length=cfg["dynamic"], patience=0,
-                     bucket=cfg.get("bucket", False))
+                     bucket=cfg.get("bucket", False), max_batch_tokens=cfg.get("max_batch_tokens", 0))
     trainer = Trainer(model, split, tc, progress=False, log=lambda *a: None)
     users = sum(1 for s in split.train if len(s) >= 2)
-    epoch_s = None
+    epoch_s = train_rss_mb = None
     if not eval_only:
         t0 = time.perf_counter()
-        trainer._run_epoch()
+        if cfg.get("steps"):                     # the first N batches of the epoch only
+            model.train()
+            for step, batch in zip(range(cfg["steps"]), trainer._batches()):
+                trainer._step(batch, step)
+        else:
+            trainer._run_epoch()
         epoch_s = time.perf_counter() - t0
+        train_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     # the pass the Trainer runs after each epoch (its cost does not depend on the weights)
     t0 = time.perf_counter()
     res = evaluate(model, split, stage="valid", protocol="full", max_len=cfg["max_len"],
@@ -104,7 +114,7 @@ def run_one(cfg, quick, eval_only=False):
                 setup_s=round(setup_s, 1), epoch_s=None if eval_only else round(epoch_s, 1),
                 seq_per_s=None if eval_only else round(users / epoch_s, 1),
                 eval_s=round(eval_s, 1), eval_users=res.counts["overall"],
-                peak_rss_mb=round(rss_mb), np=np.__version__)
+                peak_rss_mb=round(rss_mb), train_rss_mb=train_rss_mb, np=np.__version__)
 
 
 def main():
@@ -117,6 +127,10 @@ def main():
                    help="OPENBLAS_NUM_THREADS for the measured processes (0 = leave the default)")
     p.add_argument("--eval-only", action="store_true",
                    help="skip the training epoch; time only the evaluation pass")
+    p.add_argument("--max-batch-tokens", type=int, default=-1,
+                   help="override the configurations' TrainConfig.max_batch_tokens (0 = one shot)")
+    p.add_argument("--steps", type=int, default=0,
+                   help="time the first STEPS batches instead of a whole epoch")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child is not None:                       # inside the subprocess
@@ -132,6 +146,11 @@ def main():
     for cfg in SETS[args.set]:
         if args.only.lower() not in cfg["label"].lower():
             continue
+        if args.max_batch_tokens >= 0:
+            cfg = dict(cfg, max_batch_tokens=args.max_batch_tokens,
+                       label=f"{cfg['label']}, max_batch_tokens={args.max_batch_tokens}")
+        if args.steps > 0:
+            cfg = dict(cfg, steps=args.steps)
         cmd = [sys.executable, __file__, "--child", json.dumps(cfg), "--quick", str(args.quick)]
         out = subprocess.run(cmd + (["--eval-only"] if args.eval_only else []),
                              capture_output=True, text=True, env=env)
@@ -140,8 +159,10 @@ def main():
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = rows[-1]
-        epoch = ("epoch       -" if r["epoch_s"] is None
-                 else f"epoch {r['epoch_s']:7.1f}s  {r['seq_per_s']:7.1f} seq/s")
+        what = f"{args.steps} steps" if args.steps > 0 else "epoch"
+        epoch = (f"{what}       -" if r["epoch_s"] is None
+                 else f"{what} {r['epoch_s']:7.1f}s (peak RSS {r['train_rss_mb']} MB)" if args.steps > 0
+                 else f"{what} {r['epoch_s']:7.1f}s  {r['seq_per_s']:7.1f} seq/s")
         print(f"{r['label']:50s} users {r['users']:6d}  {epoch}  "
               f"eval {r['eval_s']:6.1f}s ({r['eval_users']:,} users, full ranking, valid)  "
               f"peak RSS {r['peak_rss_mb']:6d} MB  (setup {r['setup_s']}s)")

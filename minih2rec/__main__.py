@@ -57,8 +57,8 @@ def _data_spec(args):
 
 
 def _model_overrides(args):
-    keys = ("max_len", "d", "heads", "blocks", "dropout", "loss", "num_levels", "codebook_size",
-            "lambda_code", "lambda_msg", "hid_dropout")
+    keys = ("max_len", "d", "heads", "blocks", "dropout", "loss", "num_negatives", "num_levels",
+            "codebook_size", "lambda_code", "lambda_msg", "hid_dropout")
     over = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     for flag, field in (("no_cross_attention", "cross_attention"), ("no_gate", "gate"),
                         ("no_residual", "residual")):
@@ -75,6 +75,8 @@ def _train_config(args):
             if getattr(args, k, None) is not None}           # compare has --seeds, not --seed
     over["dynamic_length"] = not args.no_dynamic
     over["bucket"] = not args.no_bucket
+    if args.max_batch_tokens is not None:
+        over["max_batch_tokens"] = args.max_batch_tokens
     return preset(args.train_preset, **over)
 
 
@@ -173,6 +175,8 @@ def _add_model_args(p):
     p.add_argument("--blocks", type=int)
     p.add_argument("--dropout", type=float)
     p.add_argument("--loss", choices=("full_softmax", "sampled_softmax", "bce"))
+    p.add_argument("--num-negatives", type=int,
+                   help="shared negatives per batch for --loss sampled_softmax (default 256)")
     p.add_argument("--num-levels", type=int, help="semantic-ID levels L (sid, fusion, h2rec)")
     p.add_argument("--codebook-size", type=int, help="codes per level K (default ~sqrt of the item count)")
     p.add_argument("--sids", metavar="FILE",
@@ -203,6 +207,9 @@ def _add_train_args(p, single_run=True):
     p.add_argument("--no-bucket", action="store_true",
                    help="random batches instead of length-bucketed ones (slower, the same users per epoch)")
     p.add_argument("--no-dynamic", action="store_true", help="pad every batch to max_len")
+    p.add_argument("--max-batch-tokens", type=int,
+                   help="h2rec: encode batches of more rows x columns than this in row chunks, "
+                        "recomputed in backward (bounded memory for long sequences; default 0 = off)")
     p.add_argument("--no-progress", action="store_true")
     if single_run:
         p.add_argument("--protocols", nargs="+", default=["full", "sampled"], choices=("full", "sampled"))

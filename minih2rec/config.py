@@ -24,6 +24,9 @@ class TrainConfig:
     dynamic_length: bool = True  # cut each batch to its longest real row (same results, less work)
     bucket: bool = True          # group users of similar length into batches: ~1.5-3x less work on
                                  # long-tailed lengths, same users per epoch, batch order shuffled
+    max_batch_tokens: int = 0    # 0 = off (one shot). h2rec: encode a batch of more rows x columns than
+                                 # this in row chunks, recomputed in backward (minih2rec/recompute.py):
+                                 # the memory of one chunk for one extra forward; for long sequences
     eval_protocol: str = "full"  # "full" ranking (default) or "sampled" (100 negatives, the paper's)
     eval_metric: str = "NDCG@10"  # what early stopping watches
     eval_batch_size: int = 256   # users scored at once during evaluation
@@ -40,6 +43,9 @@ class TrainConfig:
         if self.weight_decay < 0 or self.clip_norm < 0 or self.patience < 0:
             raise ValueError("TrainConfig.weight_decay, clip_norm and patience must be >= 0, got "
                              f"{self.weight_decay}, {self.clip_norm}, {self.patience}")
+        if not (isinstance(self.max_batch_tokens, numbers.Integral) and self.max_batch_tokens >= 0):
+            raise ValueError(f"TrainConfig.max_batch_tokens (--max-batch-tokens) must be an integer >= 0 "
+                             f"(0 = off), got {self.max_batch_tokens!r}")
         if self.eval_protocol not in ("full", "sampled"):
             raise ValueError(f"TrainConfig.eval_protocol must be 'full' or 'sampled', got {self.eval_protocol!r}")
 

@@ -25,6 +25,7 @@ from .data.batching import TrainBatches
 from .eval import evaluate
 from .interrupt import StopSignals
 from .optim import Adam, clip_grad_norm
+from .recompute import chunked_loss
 
 
 class NonFiniteError(FloatingPointError):
@@ -164,7 +165,11 @@ class Trainer:
         return total / max(count, 1)
 
     def _step(self, batch, step):
-        loss = self.model.loss(batch)
+        budget = self.config.max_batch_tokens
+        if budget and batch.seq.size > budget:       # opt-in: bounded memory, the same loss
+            loss = chunked_loss(self.model, batch, budget)
+        else:
+            loss = self.model.loss(batch)
         value = float(loss.data)
         if not math.isfinite(value):
             raise NonFiniteError(f"epoch {self.epoch + 1}, step {step + 1}: the loss is {value}; "

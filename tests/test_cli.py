@@ -86,7 +86,8 @@ def test_sids_rejects_codebook_larger_than_catalogue(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, field", [
     (["--max-len", "0"], "max_len"), (["--dropout", "1.0"], "dropout"),
-    (["--d", "30", "--heads", "4"], "heads"), (["--model", "h2rec", "--codebook-size", "0"], "codebook_size")])
+    (["--d", "30", "--heads", "4"], "heads"), (["--model", "h2rec", "--codebook-size", "0"], "codebook_size"),
+    (["--num-negatives", "0"], "num_negatives")])
 def test_impossible_settings_fail_before_loading_data(tmp_path, capsys, args, field):
     missing = str(tmp_path / "never-read.csv")          # would raise FileNotFoundError if loaded first
     assert main(["train", "--data", missing, "--no-progress"] + args) == 2
@@ -116,7 +117,8 @@ def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys,
 
 
 @pytest.mark.parametrize("flags, named", [(["--lr", "inf"], "--lr"), (["--lr", "nan"], "--lr"),
-                                          (["--seed", "-1"], "--seed")])
+                                          (["--seed", "-1"], "--seed"),
+                                          (["--max-batch-tokens", "-1"], "--max-batch-tokens")])
 def test_bad_training_numbers_name_the_flag_before_any_work(tmp_path, capsys, flags, named):
     missing = str(tmp_path / "never-read.csv")          # would raise FileNotFoundError if loaded first
     assert main(["train", "--data", missing, "--out", str(tmp_path / "run"), "--no-progress"] + flags) == 2
@@ -128,3 +130,16 @@ def test_sids_out_at_an_existing_folder_is_one_line(tmp_path, capsys):
     assert main(["sids", "--data", "synthetic", "--preset", "tiny", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--out" in err and "is a folder" in err and err.count("\n") == 1
+
+
+def test_num_negatives_and_max_batch_tokens_reach_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["train", "--model", "h2rec", "--data", "synthetic", "--preset", "tiny", "--train-preset", "tiny",
+               "--epochs", "1", "--max-len", "20", "--d", "8", "--blocks", "1", "--loss", "sampled_softmax",
+               "--num-negatives", "7", "--max-batch-tokens", "64", "--out", str(out), "--no-progress",
+               "--protocols", "full"])
+    assert rc == 0, capsys.readouterr().err
+    results = json.load(open(out / "results.json"))
+    assert results["model_config"]["num_negatives"] == 7
+    assert results["train_config"]["max_batch_tokens"] == 64
+

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 
 from minih2rec.autograd import Tensor, no_grad, ops
+from minih2rec.config import TrainConfig
 from minih2rec.models import SASRec, SASRecConfig
 from minih2rec.models.h2rec import Encoded
 from minih2rec.recompute import chunked_loss, plan_chunks
+from minih2rec.train import Trainer
 from test_h2rec import make_batch, model
 
 pytestmark = pytest.mark.numpy_backend
@@ -104,6 +106,16 @@ def test_chunked_forward_under_no_grad_gives_the_value():
     m.rng.bit_generator.state, m.sampling_rng.bit_generator.state = states
     with no_grad():
         np.testing.assert_allclose(chunked_loss(m, BATCH, max_tokens=12).item(), expected, rtol=1e-12)
+
+
+def test_the_trainer_chunks_only_batches_above_max_batch_tokens(monkeypatch):
+    calls = []
+    monkeypatch.setattr("minih2rec.train.chunked_loss", lambda *a: calls.append(a[2]) or chunked_loss(*a))
+    m = model(dropout=0.0)
+    for budget, chunked in ((0, False), (BATCH.seq.size, False), (BATCH.seq.size - 1, True)):
+        calls.clear()
+        Trainer(m, None, TrainConfig(max_batch_tokens=budget), progress=False)._step(BATCH, 0)
+        assert calls == ([budget] if chunked else []), budget
 
 
 def test_other_models_are_refused_by_name():
