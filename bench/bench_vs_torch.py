@@ -47,9 +47,8 @@ from _timing import best_of, best_of_interleaved, machine_line  # noqa: E402
 try:
     import torch
 except ImportError:
-    print("bench_vs_torch: torch is not installed; install it in a separate venv: "
-          "python -m venv ~/.venvs/torch && ~/.venvs/torch/bin/pip install torch numpy, "
-          "then run ~/.venvs/torch/bin/python bench/bench_vs_torch.py")
+    print("bench_vs_torch: torch is not installed; install it in a separate venv: python -m venv ~/.venvs/torch "
+          "&& ~/.venvs/torch/bin/pip install torch -e . && ~/.venvs/torch/bin/python bench/bench_vs_torch.py")
     sys.exit(0)
 
 import numpy as np  # noqa: E402
@@ -139,8 +138,14 @@ def make_steps(model, twin, batch):
                              weight_decay=opt.weight_decay)
     seq, positions, target = tw.as_torch(batch)
 
+    budget = getattr(tc, "max_batch_tokens", 0)     # the Trainer's opt-in row chunking (0 = off)
+
     def step_minih2rec():
-        loss = model.loss(batch)
+        if budget and batch.seq.size > budget:
+            from minih2rec.recompute import chunked_loss
+            loss = chunked_loss(model, batch, budget)
+        else:
+            loss = model.loss(batch)
         opt.zero_grad()
         loss.backward()
         if tc.clip_norm > 0:

@@ -41,9 +41,8 @@ import _timing  # noqa: E402,F401  (puts the repository on sys.path)
 try:
     import torch
 except ImportError:
-    print("parity_torch: torch is not installed; install it in a separate venv: "
-          "python -m venv ~/.venvs/torch && ~/.venvs/torch/bin/pip install torch numpy, "
-          "then run ~/.venvs/torch/bin/python bench/parity_torch.py")
+    print("parity_torch: torch is not installed; install it in a separate venv: python -m venv ~/.venvs/torch "
+          "&& ~/.venvs/torch/bin/pip install torch -e . && ~/.venvs/torch/bin/python bench/parity_torch.py")
     sys.exit(0)
 
 import numpy as np  # noqa: E402
@@ -96,8 +95,17 @@ def cases():
 
 
 def _chunked(model):
-    model.chunk_tokens = 48              # the batch (6 x 10 x 4 passes) goes through models/recompute.py
+    model.parity_max_tokens = 16         # the trainer's opt-in: encode in row chunks (minih2rec/recompute.py)
     return model
+
+
+def minih2rec_loss(model, batch):
+    """``model.loss(batch)``, or the row-chunked recomputed loss for the case that asks for it."""
+    max_tokens = getattr(model, "parity_max_tokens", 0)
+    if not max_tokens:
+        return model.loss(batch)
+    from minih2rec.recompute import chunked_loss
+    return chunked_loss(model, batch, max_tokens)
 
 
 class Report:
@@ -131,7 +139,7 @@ def check_case(label, build, report):
     # loss and each term; the twin's NumPy generator starts where minih2rec's does
     if hasattr(twin, "rng"):
         twin.rng.bit_generator.state = model.rng.bit_generator.state
-    loss = model.loss(batch)
+    loss = minih2rec_loss(model, batch)
     loss_t = twin.loss(seq, positions, target)
     report.check(label, "loss", abs(float(loss.data) - float(loss_t.detach())))
     for term, value in getattr(model, "last_losses", {}).items():
