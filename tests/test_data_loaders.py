@@ -244,12 +244,18 @@ def ml100k_dir():
     return Path(os.environ.get("MINIH2REC_ML100K", Path.home() / ".cache/minih2rec/ml-100k"))
 
 
-@pytest.mark.skipif(not (ml100k_dir() / "ml-100k.inter").is_file(),
-                    reason="ML-100K not found: run bash /work/shared/data/get_ml100k.sh "
-                           "or set MINIH2REC_ML100K to its folder")
+def ml100k_path():
+    """The GroupLens folder (u.data, from `python -m minih2rec data`) or RecBole's ml-100k.inter."""
+    native = ml100k_dir() / "u.data"
+    return ml100k_dir() if native.is_file() else ml100k_dir() / "ml-100k.inter"
+
+
+@pytest.mark.skipif(not (ml100k_dir() / "u.data").is_file() and not ml100k_path().is_file(),
+                    reason="ML-100K not found in $MINIH2REC_ML100K or ~/.cache/minih2rec/ml-100k: "
+                           "get it with `python -m minih2rec data ml-100k` (README, Real data)")
 def test_real_ml100k():
     start = time.perf_counter()
-    inter = load(ml100k_dir() / "ml-100k.inter", dedup=False)
+    inter = load(ml100k_path(), dedup=False)
     seconds = time.perf_counter() - start
     print(f"ML-100K loaded in {seconds:.2f} s: {inter.describe()}")
     assert (inter.num_users, inter.num_items, inter.num_interactions) == (943, 1682, 100_000)

@@ -11,18 +11,21 @@
 # machine can make it several); `MINIH2REC_SMOKE=1`: seconds. Without the data the tutorial
 # stops at once with a `[skip]` line (exit code 0).
 #
-# ## 0. Getting the data (you do this; minih2rec never downloads anything)
+# ## 0. Getting the data (one command, which you run: the tutorial never downloads anything)
 #
 # MovieLens-100K is published by GroupLens (University of Minnesota): 100,000 ratings of
 # 1,682 movies by 943 users, with titles, release dates and genres. **Terms of use**: research
 # use only; cite F. Maxwell Harper and Joseph A. Konstan, *The MovieLens Datasets: History and
 # Context*, ACM TiiS 5(4), 2015; **do not redistribute** it (so never commit it to a
-# repository, this one included). Two ways to get it:
+# repository, this one included). Get it with
 #
-# * from GroupLens: download `ml-100k.zip` from https://grouplens.org/datasets/movielens/100k/
-#   and unzip it; the folder holds `u.data` (ratings) and `u.item` (titles, genres);
-# * in RecBole's atomic format (`ml-100k.inter`, `ml-100k.item`), which the RecBole
-#   package ships as its example data set (`recbole/dataset_example/ml-100k/` in its wheel).
+#     python -m minih2rec data ml-100k
+#
+# which downloads GroupLens' `ml-100k.zip`, checks its SHA-256 and puts `u.data` (ratings)
+# and `u.item` (titles, genres) into `~/.cache/minih2rec/ml-100k`. Offline, download the zip
+# from https://grouplens.org/datasets/movielens/100k/ elsewhere and run
+# `python -m minih2rec data ml-100k --from ml-100k.zip`. The same ratings in RecBole's atomic
+# format (`ml-100k.inter`, `ml-100k.item`) work too.
 #
 # This tutorial looks in `$MINIH2REC_ML100K` if set, else in `~/.cache/minih2rec/ml-100k`
 # (also one level down, `…/ml-100k/u.data`, as the GroupLens zip unpacks).
@@ -64,8 +67,8 @@ def find_ml100k(folder):
 
 found = find_ml100k(FOLDER)
 if found is None:
-    skip_tutorial(f"MovieLens-100K not found in {FOLDER} (no u.data or ml-100k.inter there); set "
-                  f"MINIH2REC_ML100K to its folder, or see section 0 of this tutorial for how to get it")
+    skip_tutorial("MovieLens-100K not found in $MINIH2REC_ML100K or ~/.cache/minih2rec/ml-100k; get it "
+                  "with: python -m minih2rec data ml-100k (see the main README, Real data)")
 path, fmt = found
 print(f"MovieLens-100K: {path} ({fmt} format)")
 
