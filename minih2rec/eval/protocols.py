@@ -24,6 +24,15 @@ and its negatives; **a negative that ties with the target counts as above it**
 Both protocols report the number of users whose target tied another candidate
 (``settings["tied_users"]``), since ties are resolved differently.
 
+**Batches by length.** Users are scored in batches of similar history length (sorted by
+``min(len(history), max_len)``, ties by user id), each batch cut to its longest row, and
+the ranks are put back in user order: on long-tailed data (median 7 items, a few of 200)
+id-order batches would be padded to ~200 columns while most rows hold a handful of items.
+Padded columns never change a real output, so the ranks are those of id-order batches
+(``by_length=False``; tests/test_eval_batches.py checks both agree exactly). The
+user-independent part of scoring (item tables, ``model.score_tables()`` when the model
+has it) is computed once per pass, not once per batch.
+
 Shapes: B users in a batch, T input length, V items (V+1 score columns,
 column 0 = padding), U evaluated users, N negatives per user.
 """
@@ -40,7 +49,7 @@ STAGES = ("valid", "test")
 
 
 def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_negatives=100,
-             seed=0, batch_size=256, max_len=None, head_share=0.2, progress=False):
+             seed=0, batch_size=256, max_len=None, head_share=0.2, progress=False, by_length=True):
     """Evaluate ``model`` on the leave-one-out ``split``; metrics overall and per group.
 
     Parameters
@@ -48,7 +57,8 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
     model : object with ``score_users(seq (B,T) int64, positions (T,) int64) -> (B, V+1)``
         (scores at the last position, no gradient; column 0 is padding). If it has
         ``eval()``/``train()`` and a ``training`` flag, it is put in eval mode for the
-        call and restored afterwards.
+        call and restored afterwards. If it has ``score_tables()``, that is called once
+        and passed on as ``score_users(seq, positions, tables=...)``.
     split : object with ``history(stage)`` (list of int arrays per user), ``valid_target``
         and ``test_target`` ((U,) int64, 0 = none), ``num_items`` V and ``train_popularity()``
         ((V+1,) int64) -- e.g. :class:`minih2rec.data.Split`.
@@ -63,6 +73,8 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
         positions are ``arange(max_len - T, max_len)`` so the last column is ``max_len - 1``.
     head_share : float -- share of items (by training popularity) in the head group.
     progress : bool -- show a tqdm progress bar (users/s).
+    by_length : bool -- score users in batches sorted by history length (default, fast);
+        False: in user-id order. Same ranks either way.
 
     Returns
     -------
@@ -103,29 +115,36 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
         seen = [_full_sequence(full[u], split.valid_target[u], split.test_target[u]) for u in users]
         negatives = sample_negatives(seen, V, num_negatives, np.random.default_rng(seed), users)
 
-    ranks = np.empty(users.size, dtype=np.int64)              # (U,)
+    ranks = np.empty(users.size, dtype=np.int64)              # (U,) in user order
+    lengths = np.array([min(len(history[u]), max_len) for u in users], dtype=np.int64)   # (U,)
+    order = np.argsort(lengths, kind="stable") if by_length else np.arange(users.size)   # (U,)
+    if protocol == "full":   # one CSR for the pass, rows in scoring order; a batch is a slice of it
+        excl_indptr, excl_indices = exclusion_csr([history[u] for u in users[order]], targets[users[order]])
     tied = 0
     was_training = getattr(model, "training", None)
     if was_training and hasattr(model, "eval"):
         model.eval()
     bar = _progress(users.size, progress, f"eval {protocol}/{stage}")
     try:
+        tables = model.score_tables() if hasattr(model, "score_tables") else None
         for start in range(0, users.size, batch_size):
-            sl = slice(start, start + batch_size)
-            bu = users[sl]                                    # (B,)
+            stop = min(start + batch_size, users.size)
+            idx = order[start:stop]                           # (B,) positions in `users`
+            bu = users[idx]                                   # (B,) user ids
             t = targets[bu]                                   # (B,)
-            seq, positions = left_pad([history[u] for u in bu], max_len)
-            scores = _score(model, seq, positions, V, bu)     # (B, V+1)
+            seq, positions = left_pad([history[u] for u in bu], max_len)   # cut to the longest row
+            scores = _score(model, seq, positions, V, bu, tables)          # (B, V+1)
             if protocol == "full":
-                indptr, indices = exclusion_csr([history[u] for u in bu], t)
+                lo, hi = excl_indptr[start], excl_indptr[stop]
+                indptr, indices = excl_indptr[start:stop + 1] - lo, excl_indices[lo:hi]
                 ids = topk_exclude(scores, ks[-1], indptr, indices)   # (B, K)
-                ranks[sl] = rank_in_topk(ids, t)
+                ranks[idx] = rank_in_topk(ids, t)
                 tied += _count_full_ties(scores, t, indptr, indices)
             else:
                 rows = np.arange(bu.size)[:, None]
-                neg_scores = scores[rows, negatives[sl]]     # (B, N)
+                neg_scores = scores[rows, negatives[idx]]     # (B, N)
                 t_scores = scores[np.arange(bu.size), t]      # (B,)
-                ranks[sl] = rank_among_candidates(t_scores, neg_scores)
+                ranks[idx] = rank_among_candidates(t_scores, neg_scores)
                 tied += int((neg_scores == t_scores[:, None]).any(axis=1).sum())
             bar.update(bu.size)
     finally:
@@ -173,14 +192,20 @@ def exclusion_csr(histories, targets):
     -------
     (indptr (B+1,) int64, indices (nnz,) int64) -- each row sorted and unique.
     """
-    rows = []
-    for h, t in zip(histories, targets):
-        ex = np.unique(np.concatenate([[0], np.asarray(h, dtype=np.int64)]))
-        rows.append(ex[ex != t])
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum([r.size for r in rows])
-    indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    return indptr, indices.astype(np.int64)
+    B = len(histories)
+    if B == 0:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)                         # (B,)
+    sizes = np.array([len(h) for h in histories], dtype=np.int64)         # (B,)
+    flat = np.concatenate([np.asarray(h, dtype=np.int64).ravel() for h in histories])
+    items = np.concatenate([flat, np.zeros(B, dtype=np.int64)])           # (nnz + B,) + item 0 per row
+    rows = np.concatenate([np.repeat(np.arange(B), sizes), np.arange(B)])
+    keep = items != targets[rows]                                         # the target stays rankable
+    width = int(items.max()) + 1
+    key = np.unique(rows[keep] * width + items[keep])                     # sorted by row, then item
+    indptr = np.zeros(B + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(key // width, minlength=B))
+    return indptr, key % width
 
 
 def sample_negatives(seen, num_items, num_negatives, rng, users=None):
@@ -225,9 +250,10 @@ def _full_sequence(history_test, valid_target, test_target):
     return items[items > 0]
 
 
-def _score(model, seq, positions, V, users):
+def _score(model, seq, positions, V, users, tables=None):
     """Call ``model.score_users`` and check the result is a finite-or-inf (B, V+1) float matrix."""
-    scores = np.asarray(model.score_users(seq, positions))
+    scores = np.asarray(model.score_users(seq, positions) if tables is None
+                        else model.score_users(seq, positions, tables=tables))
     if scores.shape != (seq.shape[0], V + 1):
         raise ValueError(f"evaluate: score_users returned shape {scores.shape}, expected "
                          f"{(seq.shape[0], V + 1)} (batch, num_items + 1)")
