@@ -8,12 +8,16 @@ whether H2Rec resolves it.
 """
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from .checkpoint import atomic_write_json
+from .config import TrainConfig
+from .eval import EvalResult, plot_bucket_ndcg
 from .experiment import run
-from .factory import check_config
+from .factory import SEMANTIC_MODELS, check_config
+from .semantic import SemanticIDs
 
 DEFAULT_MODELS = ("sasrec", "sid", "fusion", "h2rec")
 TABLE_GROUPS = ("overall", "head", "tail")
@@ -22,33 +26,35 @@ PROTOCOLS = ("full", "sampled")
 
 
 def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_overrides=None,
-            protocol="full", out_dir="runs/compare", progress=True, log=print):
+            protocol="full", out_dir="runs/compare", progress=True, log=print, sids=None):
     """Train and evaluate each of ``models`` for each seed; return the summary dict.
 
     Parameters
     ----------
     data : experiment.DataSpec
-    models : model names (see ``models.registry``)
+    models : model names (see :mod:`minih2rec.factory`)
     seeds : training seeds; metrics are averaged over them
     train_config : TrainConfig shared by all models (its seed is replaced per run)
     model_overrides : {model name: {config field: value}} (e.g. shared ``max_len``, ``d``)
     protocol : "full" or "sampled" -- the protocol of the table and the figure
     out_dir : where ``compare.json`` and ``compare_buckets.png`` go
+    sids : semantic-ID file (``python -m minih2rec sids``) for sid, fusion and h2rec, or None
+        to compute them (the same way)
     """
-    from dataclasses import replace
-
-    from .config import TrainConfig
     base_cfg = train_config or TrainConfig()
     model_overrides = model_overrides or {}
     check_arguments(models, seeds, protocol, model_overrides)   # a typo fails before minutes of training
     inter = data.load()
+    if sids is not None:
+        sids = SemanticIDs.load(sids, inter=inter)             # checked against the data once
     runs = {m: [] for m in models}
     for seed in seeds:
         for m in models:
             cfg = replace(base_cfg, seed=seed)
             t0 = time.perf_counter()
             res = run(m, data, cfg, model_overrides.get(m, {}), out_dir=None, protocols=(protocol,),
-                      progress=f"{m} seed {seed}" if progress else False, log=lambda *a, **k: None, inter=inter)
+                      progress=f"{m} seed {seed}" if progress else False, log=lambda *a, **k: None, inter=inter,
+                      sids=sids if m in SEMANTIC_MODELS else None)
             res.pop("_model"), res.pop("_split")
             res["wall_seconds"] = round(time.perf_counter() - t0, 1)
             runs[m].append(res)
@@ -140,7 +146,6 @@ def format_table(summary):
 
 
 def _plot(runs, protocol, path):
-    from .eval import EvalResult, plot_bucket_ndcg
     results = {}
     for m, rs in runs.items():
         res = EvalResult.from_dict(rs[0]["test"][protocol])
