@@ -1,13 +1,15 @@
 """Flags that used to be silently ignored or checked too late (issue 15), and the compare printout."""
+import importlib
 import json
 import os
 import re
 
 import pytest
 
-import minih2rec.compare as compare_module
 from minih2rec.__main__ import main
 from minih2rec.compare import format_table
+
+compare_module = importlib.import_module("minih2rec.compare")   # the package exports a function of that name
 
 TINY = ["--data", "synthetic", "--preset", "tiny", "--train-preset", "tiny", "--epochs", "1",
         "--max-len", "10", "--d", "8", "--blocks", "1"]
