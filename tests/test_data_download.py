@@ -184,3 +184,4 @@ def test_offline_is_one_line_that_says_what_to_do(tmp_path, monkeypatch, capsys)
     assert "could not download https://files.grouplens.org/datasets/movielens/ml-1m.zip" in err
     assert "Temporary failure in name resolution" in err
     assert "python -m minih2rec data ml-1m --from PATH/ml-1m.zip" in err
+    assert not (tmp_path / "d").exists()                       # no empty folder left behind

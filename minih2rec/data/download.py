@@ -89,17 +89,22 @@ def get_dataset(name, folder=None, from_zip=None, force=False, verify=True, time
     if not force and all((folder / m).is_file() for m in arc.members):
         log(f"{name} is already in {folder} (pass --force to convert it again)")
         return load(folder, name)
+    if from_zip is not None and not Path(from_zip).expanduser().is_file():
+        raise FileNotFoundError(f"--from {Path(from_zip).expanduser()}: no such file")
+    created = not folder.exists()
     _make_folder(folder)
-    if from_zip is not None:
-        zip_path = Path(from_zip).expanduser()
-        if not zip_path.is_file():
-            raise FileNotFoundError(f"--from {zip_path}: no such file")
-        _extract(name, arc, zip_path, folder, verify, log)
-    else:
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
-            zip_path = Path(tmp) / Path(arc.url).name
-            _download(arc.url, zip_path, timeout, name, log)
-            _extract(name, arc, zip_path, folder, verify, log)
+    try:
+        if from_zip is not None:
+            _extract(name, arc, Path(from_zip).expanduser(), folder, verify, log)
+        else:
+            with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+                zip_path = Path(tmp) / Path(arc.url).name
+                _download(arc.url, zip_path, timeout, name, log)
+                _extract(name, arc, zip_path, folder, verify, log)
+    except BaseException:
+        if created and not any(folder.iterdir()):    # leave no empty folder behind a failure
+            folder.rmdir()
+        raise
     inter = load(folder, name)
     log(f"{name} ready in {folder}: {inter.describe()}")
     return inter
