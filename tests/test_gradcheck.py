@@ -26,7 +26,7 @@ def square_with_backward(x, backward_factor, bad_index=None):
             return (backward_factor * x.data * g,)
         grad[bad_index] = backward_factor * x.data[bad_index] * g[bad_index]
         return (grad,)
-    return Tensor._make(x.data ** 2, (x,), backward, "square")
+    return Tensor.from_op(x.data ** 2, (x,), backward, "square")
 
 
 def test_passes_on_correct_backward_and_returns_true():

@@ -12,6 +12,7 @@ in a fresh interpreter with ``MINIH2REC_SMOKE=1`` (tiny sizes), ``MPLBACKEND=Agg
   them must be ``exact`` or ``close``; it must cover every exercise of its tutorial
   (same check names, in the same order).
 """
+import ast
 import importlib.util
 import os
 import re
@@ -119,6 +120,66 @@ def test_every_tutorial_has_summary_and_exercises():
         assert text.startswith("# %% [markdown]"), f"{script.name} must open with a markdown cell"
         for needle in ("## Summary", "## Exercises", "check("):
             assert needle in text, f"{script.name} has no {needle!r}"
+
+
+# ---------------------------------------------------------------- only public names of minih2rec
+
+def _private(name):
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _package_private_names():
+    """Every ``_name`` minih2rec defines: functions, classes, variables, attributes, slots."""
+    names = set()
+    for path in (ROOT / "minih2rec").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+                names.add(node.value)                          # __slots__ entries
+    return {n for n in names if _private(n)}
+
+
+PACKAGE_PRIVATE = _package_private_names()
+
+
+def private_uses(source):
+    """[(line, what)] where ``source`` imports a private module or name of minih2rec, or reads a
+    private attribute minih2rec defines (unless the script defines that attribute name itself)."""
+    tree = ast.parse(source)
+    own = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+    own |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "minih2rec":
+            parts = node.module.split(".") + [a.name for a in node.names]
+            found += [(node.lineno, f"from {node.module} import {p}") for p in parts if _private(p)][:1]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, f"import {a.name}") for a in node.names
+                      if a.name.split(".")[0] == "minih2rec" and any(map(_private, a.name.split(".")))]
+        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and _private(node.attr)
+              and node.attr in PACKAGE_PRIVATE and node.attr not in own):
+            found.append((node.lineno, f".{node.attr}"))
+    return sorted(found)
+
+
+def test_private_name_finder_catches_what_it_should():
+    src = ("from minih2rec import _backend\nimport minih2rec._backend as b\n"
+           "from minih2rec.autograd._arrays import unbroadcast\nfrom minih2rec.kernels import _threads\n"
+           "t = Tensor._make(1, (), None, 'x')\nprint(t._op)\n")
+    assert [line for line, _ in private_uses(src)] == [1, 2, 3, 4, 5, 6]
+    own = "class V:\n    def __init__(self):\n        self._op = 1\nprint(V()._op, x.__dict__)\n"
+    assert private_uses(own) == []              # the script's own private attributes are its business
+
+
+@pytest.mark.parametrize("script", SCRIPTS + SOLUTIONS, ids=_ids(SCRIPTS + SOLUTIONS))
+def test_tutorials_use_only_public_names(script):
+    found = private_uses(script.read_text(encoding="utf-8"))
+    assert not found, f"{script.name} uses private names of minih2rec: {found}"
 
 
 # ---------------------------------------------------------------- the check() helper itself

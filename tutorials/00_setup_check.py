@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import minih2rec
-from minih2rec import _backend
+from minih2rec import kernels
 from minih2rec.kernels.codebook import nearest_codeword
 from minih2rec.kernels.scatter_add import scatter_add
 from minih2rec.kernels.topk import topk_exclude
@@ -62,7 +62,7 @@ print(minih2rec.format_backend_info())
 # %% [markdown]
 # ## 2. Do all backends agree?
 #
-# `_backend.implementations(name)` returns every version that loads here, as
+# `kernels.implementations(name)` returns every version that loads here, as
 # `{backend: function}`. We call each on the same small input and compare with the NumPy
 # reference: **exact** for integer outputs (item ids, codes), **close** for floats.
 
@@ -119,7 +119,7 @@ def agree(a, b):
 
 # %%
 for name, args in INPUTS.items():
-    impls = _backend.implementations(name)
+    impls = kernels.implementations(name)
     reference = impls["numpy"](*fresh(args))
     for backend, fn in impls.items():
         verdict = "OK" if agree(fn(*fresh(args)), reference) else "NOT OK"
@@ -148,7 +148,7 @@ def best_time(fn, args, repeat=size(5, 2)):
 
 print(f"{'kernel':17s} {'backend':8s} {'time':>10s} {'vs numpy':>9s}")
 for name, args in INPUTS.items():
-    times = {b: best_time(fn, args) for b, fn in _backend.implementations(name).items()}
+    times = {b: best_time(fn, args) for b, fn in kernels.implementations(name).items()}
     for backend, t in times.items():
         print(f"{name:17s} {backend:8s} {t * 1e3:8.2f} ms {times['numpy'] / t:8.1f}x")
 

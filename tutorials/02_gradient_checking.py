@@ -137,7 +137,7 @@ print("Linear       ", gradcheck(lambda x, w, b: layer(x).tanh(), x_in, layer.we
 # ## 3. Catching wrong backward functions
 #
 # To write a new op you give its forward result, its parents and its backward closure to
-# `Tensor._make` — the same internal hook every op in `minih2rec/autograd/` uses. Here are
+# `Tensor.from_op` — the public hook every op in `minih2rec/autograd/` is written with. Here are
 # two ops with classic mistakes.
 #
 # **Bug 1: a forgotten factor.** The derivative of `sigmoid(x)` is `s * (1 - s)`; this one
@@ -146,7 +146,7 @@ print("Linear       ", gradcheck(lambda x, w, b: layer(x).tanh(), x_in, layer.we
 # %%
 def sigmoid_wrong(x):
     s = 1 / (1 + np.exp(-x.data))
-    return Tensor._make(s, (x,), lambda g: (g * s,), "sigmoid_wrong")   # should be g * s * (1 - s)
+    return Tensor.from_op(s, (x,), lambda g: (g * s,), "sigmoid_wrong")   # should be g * s * (1 - s)
 
 
 try:
@@ -166,7 +166,7 @@ def gather_wrong(x, idx):
         full = np.zeros_like(x.data)
         full[idx] = g                        # should be np.add.at(full, idx, g)
         return (full,)
-    return Tensor._make(x.data[idx], (x,), backward, "gather_wrong")
+    return Tensor.from_op(x.data[idx], (x,), backward, "gather_wrong")
 
 
 table = f64(5, 2)

@@ -20,7 +20,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from minih2rec import _backend
+from minih2rec import kernels
 from minih2rec.autograd import Tensor, gradcheck
 from minih2rec.kernels.sampled_softmax import sampled_softmax_ref
 from minih2rec.losses import full_softmax_loss
@@ -186,7 +186,7 @@ args = (states, pos_ids, neg_ids, items, lq_pos, lq_neg)
 
 print(f"by hand: {sampled_softmax_by_hand(*args):.6f}")
 ref = sampled_softmax_ref(*args)
-for backend, fn in _backend.implementations("sampled_softmax").items():
+for backend, fn in kernels.implementations("sampled_softmax").items():
     loss, g_states, touched, g_rows = fn(*args)
     same = (np.isclose(loss, ref[0], rtol=1e-5) and np.allclose(g_states, ref[1], atol=1e-6)
             and np.array_equal(touched, ref[2]) and np.allclose(g_rows, ref[3], atol=1e-6))
@@ -211,7 +211,7 @@ def best_time(fn, repeat=size(5, 2)):
 
 
 t_ref = best_time(lambda: sampled_softmax_ref(*args))
-for backend, fn in _backend.implementations("sampled_softmax").items():
+for backend, fn in kernels.implementations("sampled_softmax").items():
     t = best_time(lambda: fn(*args))
     print(f"{backend:7s} {t * 1e3:7.2f} ms  ({t_ref / t:.1f}x the NumPy reference)")
 W_neg = items[neg_ids]                                                # (N, d)

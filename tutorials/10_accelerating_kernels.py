@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import minih2rec
-from minih2rec import _backend
+from minih2rec import kernels
 from minih2rec.kernels.codebook import nearest_codeword, nearest_codeword_ref
 
 from _smoke import size
@@ -238,15 +238,15 @@ print(inspect.getsource(nb_kernel) if nb_kernel is not None else "(Numba is not 
 # %% [markdown]
 # ## 6. The package's versions, side by side
 #
-# `_backend.implementations("nearest_codeword")` returns every version that loads here
+# `kernels.implementations("nearest_codeword")` returns every version that loads here
 # (`numpy` is `_ref`, `numba` is `_nb`, `cython` is `_cy`); the public `nearest_codeword`
-# validates its inputs and calls the one `_backend.resolve` picked (cython → numba → numpy,
+# validates its inputs and calls the one `kernels.resolve` picked (cython → numba → numpy,
 # or `MINIH2REC_BACKEND`). First, exact agreement — on our data, and on float64 random data
 # without planted winners (in float64 a near-tie within rounding is astronomically unlikely):
 
 # %%
-impls = _backend.implementations("nearest_codeword")
-print("available:", ", ".join(impls), "   in use:", _backend.resolve("nearest_codeword")[0])
+impls = kernels.implementations("nearest_codeword")
+print("available:", ", ".join(impls), "   in use:", kernels.resolve("nearest_codeword")[0])
 x64 = rng.standard_normal((size(5_000, 500), 16))                    # float64, random: no planted winner
 C64 = rng.standard_normal((64, 16))
 ref64 = nearest_codeword_ref(x64, C64)[0]

@@ -29,7 +29,7 @@ def softmax(x, axis=-1):
 
     def backward(g):
         return (y * (g - (g * y).sum(axis=axis, keepdims=True)),)
-    return Tensor._make(y, (x,), backward, "softmax")
+    return Tensor.from_op(y, (x,), backward, "softmax")
 
 
 def log_softmax(x, axis=-1):
@@ -42,7 +42,7 @@ def log_softmax(x, axis=-1):
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
-    return Tensor._make(out, (x,), backward, "log_softmax")
+    return Tensor.from_op(out, (x,), backward, "log_softmax")
 
 
 def layer_norm(x, weight, bias, eps=1e-5):
@@ -78,7 +78,7 @@ def layer_norm(x, weight, bias, eps=1e-5):
         if bias is not None:
             grads.append(g.sum(axis=lead) if bias.requires_grad else None)
         return grads
-    return Tensor._make(out.astype(x.dtype, copy=False), parents, backward, "layer_norm")
+    return Tensor.from_op(out.astype(x.dtype, copy=False), parents, backward, "layer_norm")
 
 
 def dropout(x, p, rng, training=True):
@@ -107,7 +107,7 @@ def dropout(x, p, rng, training=True):
         return (out,)
     out = np.multiply(x.data, keep, dtype=x.dtype)
     out *= scale                                         # (x * 1) * s == x * s: same bits as x * (1 * s)
-    return Tensor._make(out, (x,), backward, "dropout")
+    return Tensor.from_op(out, (x,), backward, "dropout")
 
 
 def l2_normalize(x, axis=-1, eps=1e-12):
@@ -122,7 +122,7 @@ def l2_normalize(x, axis=-1, eps=1e-12):
     def backward(g):
         proj = (g * y).sum(axis=axis, keepdims=True) * (norm > eps)
         return ((g - y * proj) / denom,)
-    return Tensor._make(y, (x,), backward, "l2_normalize")
+    return Tensor.from_op(y, (x,), backward, "l2_normalize")
 
 
 def _mask_weights(mask, shape, dtype, name):
@@ -157,7 +157,7 @@ def bce_with_logits(logits, targets, mask=None):
 
     def backward(g):
         return (g * w * (0.5 * (np.tanh(0.5 * x) + 1) - t),)
-    return Tensor._make(loss, (logits,), backward, "bce_with_logits")
+    return Tensor.from_op(loss, (logits,), backward, "bce_with_logits")
 
 
 def cross_entropy(logits, targets, mask=None):
@@ -196,7 +196,7 @@ def cross_entropy(logits, targets, mask=None):
         d = e * (gw / total)[:, None]                                     # softmax * weight
         d[rows, t] -= gw
         return (d.reshape(x.shape),)
-    return Tensor._make(loss, (logits,), backward, "cross_entropy")
+    return Tensor.from_op(loss, (logits,), backward, "cross_entropy")
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, rng=None):
@@ -266,7 +266,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, rng=None):
                 gk = _unbroadcast(np.matmul(np.swapaxes(gs, -1, -2), q.data), k.shape)
         return gq, gk, gv
     out = np.matmul(dropped(), v.data)                                  # (..., Tq, h)
-    return Tensor._make(out, (q, k, v), backward, "attention"), probs
+    return Tensor.from_op(out, (q, k, v), backward, "attention"), probs
 
 
 def linear_cross_entropy(h, table, targets, chunk=2048):
@@ -320,4 +320,4 @@ def linear_cross_entropy(h, table, targets, chunk=2048):
             gh[s:s + chunk] = p @ W
             gw += p.T @ hc
         return gh, gw
-    return Tensor._make(loss, (h, table), backward, "linear_cross_entropy")
+    return Tensor.from_op(loss, (h, table), backward, "linear_cross_entropy")

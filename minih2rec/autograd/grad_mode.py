@@ -5,7 +5,7 @@ every intermediate array the backward closures would keep alive.
 """
 import functools
 
-_enabled = True   # read by Tensor._make on every op
+_enabled = True   # read by Tensor.from_op on every op
 
 
 def is_grad_enabled():

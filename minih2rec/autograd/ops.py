@@ -38,7 +38,7 @@ def concatenate(tensors, axis=0):
 
     def backward(g):
         return tuple(np.split(g, cuts, axis=ax))
-    return Tensor._make(out, tuple(ts), backward, "concatenate")
+    return Tensor.from_op(out, tuple(ts), backward, "concatenate")
 
 
 def stack(tensors, axis=0):
@@ -61,7 +61,7 @@ def stack(tensors, axis=0):
 
     def backward(g):
         return tuple(np.take(g, i, axis=ax) for i in range(len(ts)))
-    return Tensor._make(out, tuple(ts), backward, "stack")
+    return Tensor.from_op(out, tuple(ts), backward, "stack")
 
 
 def where(cond, a, b):
@@ -84,7 +84,7 @@ def where(cond, a, b):
         zero = np.zeros((), dtype=g.dtype)
         return (_unbroadcast(np.where(cond, g, zero), a.shape) if a.requires_grad else None,
                 _unbroadcast(np.where(cond, zero, g), b.shape) if b.requires_grad else None)
-    return Tensor._make(np.where(cond, a.data, b.data), (a, b), backward, "where")
+    return Tensor.from_op(np.where(cond, a.data, b.data), (a, b), backward, "where")
 
 
 def masked_fill(x, mask, value):
@@ -105,7 +105,7 @@ def masked_fill(x, mask, value):
         raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to x of shape {x.shape}")
     fill = np.asarray(value, dtype=x.dtype)
     zero = np.zeros((), dtype=x.dtype)
-    return Tensor._make(np.where(mask, fill, x.data), (x,),
+    return Tensor.from_op(np.where(mask, fill, x.data), (x,),
                         lambda g: (np.where(mask, zero, g),), "masked_fill")
 
 
@@ -139,4 +139,4 @@ def embedding(weight, idx):
         gw = np.zeros((rows, cols), dtype=weight.dtype)         # (R, C), C-contiguous
         src = np.ascontiguousarray(g, dtype=gw.dtype).reshape(flat.size, cols)   # (n, C)
         return (scatter_add(gw, flat, src),)
-    return Tensor._make(weight.data[flat].reshape(idx.shape + (cols,)), (weight,), backward, "embedding")
+    return Tensor.from_op(weight.data[flat].reshape(idx.shape + (cols,)), (weight,), backward, "embedding")

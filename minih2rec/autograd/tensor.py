@@ -50,14 +50,41 @@ class Tensor:
 
     # ------------------------------------------------------------ graph plumbing
     @staticmethod
-    def _make(data, parents, backward, op):
-        """Wrap an op result; record ``parents``/``backward`` only if some parent needs a grad."""
+    def from_op(data, parents, backward, op=""):
+        """The result of a new op: how every op of the package is written, and how you add one.
+
+        Parameters
+        ----------
+        data : ndarray -- the op's forward result, computed with NumPy.
+        parents : tuple of Tensor -- the op's inputs.
+        backward : callable ``g -> tuple`` -- given the gradient ``g`` of the loss with respect
+            to ``data`` (same shape), return one gradient per parent (same shape as that
+            parent, or None for an input that needs none). It must not modify ``g``.
+        op : str -- a name shown by :attr:`op` (and useful when debugging a graph).
+
+        Returns
+        -------
+        Tensor -- it records ``parents`` and ``backward`` only if gradients are enabled and
+        some parent requires one; otherwise it is a constant.
+
+        Examples
+        --------
+        >>> def square(x):
+        ...     return Tensor.from_op(x.data ** 2, (x,), lambda g: (2 * x.data * g,), "square")
+        """
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out._op = data, None, op
         out.requires_grad = grad_mode._enabled and any(p.requires_grad for p in parents)
         out._parents = parents if out.requires_grad else ()
         out._backward = backward if out.requires_grad else None
         return out
+
+    _make = from_op    # older internal spelling, still used by minih2rec/recompute.py
+
+    @property
+    def op(self):
+        """Name of the op that produced this tensor ("" for a tensor you created)."""
+        return self._op
 
     def _lift(self, other):
         """A Python scalar / ndarray becomes a constant Tensor of this tensor's dtype."""
@@ -148,13 +175,13 @@ class Tensor:
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
         a, b = self, self._lift(other)
-        return Tensor._make(a.data + b.data, (a, b),
+        return Tensor.from_op(a.data + b.data, (a, b),
                             lambda g: (_unbroadcast(g, a.shape) if a.requires_grad else None,
                                        _unbroadcast(g, b.shape) if b.requires_grad else None), "add")
 
     def __sub__(self, other):
         a, b = self, self._lift(other)
-        return Tensor._make(a.data - b.data, (a, b),
+        return Tensor.from_op(a.data - b.data, (a, b),
                             lambda g: (_unbroadcast(g, a.shape) if a.requires_grad else None,
                                        _unbroadcast(-g, b.shape) if b.requires_grad else None), "sub")
 
@@ -164,7 +191,7 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
                     _unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
-        return Tensor._make(a.data * b.data, (a, b), backward, "mul")
+        return Tensor.from_op(a.data * b.data, (a, b), backward, "mul")
 
     def __truediv__(self, other):
         a, b = self, self._lift(other)
@@ -173,17 +200,17 @@ class Tensor:
         def backward(g):
             return (_unbroadcast(g / b.data, a.shape) if a.requires_grad else None,
                     _unbroadcast(-g * out / b.data, b.shape) if b.requires_grad else None)
-        return Tensor._make(out, (a, b), backward, "div")
+        return Tensor.from_op(out, (a, b), backward, "div")
 
     def __pow__(self, p):
         if isinstance(p, Tensor) or not np.isscalar(p):
             raise TypeError(f"Tensor ** only supports a Python/NumPy scalar exponent, got {type(p).__name__}")
         p = p.item() if isinstance(p, np.generic) else p     # keep float32 float32
         a = self
-        return Tensor._make(a.data ** p, (a,), lambda g: (g * (p * a.data ** (p - 1)),), "pow")
+        return Tensor.from_op(a.data ** p, (a,), lambda g: (g * (p * a.data ** (p - 1)),), "pow")
 
     def __neg__(self):
-        return Tensor._make(-self.data, (self,), lambda g: (-g,), "neg")
+        return Tensor.from_op(-self.data, (self,), lambda g: (-g,), "neg")
 
     __radd__ = __add__
     __rmul__ = __mul__
@@ -214,7 +241,7 @@ class Tensor:
                     gb = _unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
                 gb = gb.reshape(b.shape)
             return ga, gb
-        return Tensor._make(_matmul(a.data, b.data), (a, b), backward, "matmul")
+        return Tensor.from_op(_matmul(a.data, b.data), (a, b), backward, "matmul")
 
     def __rmatmul__(self, other):
         return self._lift(other) @ self
@@ -228,7 +255,7 @@ class Tensor:
             if not keepdims:
                 g = np.expand_dims(g, axes)
             return (np.broadcast_to(g, a.shape),)
-        return Tensor._make(np.sum(a.data, axis=axes, keepdims=keepdims), (a,), backward, "sum")
+        return Tensor.from_op(np.sum(a.data, axis=axes, keepdims=keepdims), (a,), backward, "sum")
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (None = all)."""
@@ -247,32 +274,32 @@ class Tensor:
             hit = a.data == m
             return (hit * (g / hit.sum(axis=axes, keepdims=True)),)
         out = m if keepdims else np.squeeze(m, axis=axes)
-        return Tensor._make(out, (a,), backward, "max")
+        return Tensor.from_op(out, (a,), backward, "max")
 
     # ------------------------------------------------------------ elementwise
     def exp(self):
         out = np.exp(self.data)
-        return Tensor._make(out, (self,), lambda g: (g * out,), "exp")
+        return Tensor.from_op(out, (self,), lambda g: (g * out,), "exp")
 
     def log(self):
         a = self
-        return Tensor._make(np.log(a.data), (a,), lambda g: (g / a.data,), "log")
+        return Tensor.from_op(np.log(a.data), (a,), lambda g: (g / a.data,), "log")
 
     def sqrt(self):
         out = np.sqrt(self.data)
-        return Tensor._make(out, (self,), lambda g: (g * 0.5 / out,), "sqrt")
+        return Tensor.from_op(out, (self,), lambda g: (g * 0.5 / out,), "sqrt")
 
     def tanh(self):
         out = np.tanh(self.data)
-        return Tensor._make(out, (self,), lambda g: (g * (1 - out * out),), "tanh")
+        return Tensor.from_op(out, (self,), lambda g: (g * (1 - out * out),), "tanh")
 
     def sigmoid(self):
         out = 0.5 * (np.tanh(0.5 * self.data) + 1)           # stable for any |x|
-        return Tensor._make(out, (self,), lambda g: (g * out * (1 - out),), "sigmoid")
+        return Tensor.from_op(out, (self,), lambda g: (g * out * (1 - out),), "sigmoid")
 
     def relu(self):
         a = self
-        return Tensor._make(np.maximum(a.data, 0), (a,), lambda g: (g * (a.data > 0),), "relu")
+        return Tensor.from_op(np.maximum(a.data, 0), (a,), lambda g: (g * (a.data > 0),), "relu")
 
     def gelu(self):
         """GELU, tanh approximation: 0.5 x (1 + tanh(c (x + 0.044715 x^3))), c = sqrt(2/pi)."""
@@ -281,21 +308,21 @@ class Tensor:
 
         def backward(g):
             return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),)
-        return Tensor._make(0.5 * x * (1 + t), (self,), backward, "gelu")
+        return Tensor.from_op(0.5 * x * (1 + t), (self,), backward, "gelu")
 
     # ------------------------------------------------------------ shape and indexing
     def reshape(self, *shape):
         """Same data in a new shape (``-1`` allowed)."""
         shape = tuple(shape[0]) if len(shape) == 1 and not np.isscalar(shape[0]) else shape
         a = self
-        return Tensor._make(a.data.reshape(shape), (a,), lambda g: (g.reshape(a.shape),), "reshape")
+        return Tensor.from_op(a.data.reshape(shape), (a,), lambda g: (g.reshape(a.shape),), "reshape")
 
     def transpose(self, *axes):
         """Permute axes (no argument: reverse them)."""
         axes = tuple(axes[0]) if len(axes) == 1 and not np.isscalar(axes[0]) else axes
         axes = tuple(range(self.ndim))[::-1] if not axes else tuple(int(x) % self.ndim for x in axes)
         inverse = tuple(np.argsort(axes))
-        return Tensor._make(self.data.transpose(axes), (self,),
+        return Tensor.from_op(self.data.transpose(axes), (self,),
                             lambda g: (g.transpose(inverse),), "transpose")
 
     permute = transpose
@@ -308,7 +335,7 @@ class Tensor:
         a = self
         out = a.data[index]
         if not grad_mode._enabled or not a.requires_grad:
-            return Tensor._make(out, (a,), None, "getitem")
+            return Tensor.from_op(out, (a,), None, "getitem")
 
         def backward(g):
             full = np.zeros(a.shape, dtype=a.dtype)            # C-contiguous, so reshape is a view
@@ -323,4 +350,4 @@ class Tensor:
             else:
                 full[index] = g                                # basic index: a view, no repeats
             return (full,)
-        return Tensor._make(out, (a,), backward, "getitem")
+        return Tensor.from_op(out, (a,), backward, "getitem")

@@ -28,6 +28,8 @@ Both protocols report the number of users whose target tied another candidate
 ``min(len(history), max_len)``, ties by user id), each batch cut to its longest row, and
 the ranks are put back in user order: on long-tailed data (median 7 items, a few of 200)
 id-order batches would be padded to ~200 columns while most rows hold a handful of items.
+A sorted batch also holds at most ``batch_tokens`` row-tokens (B x T), so the long tail
+runs in smaller batches (attention costs B T^2 per layer; 8,192 tokens = 40 users of 200).
 Padded columns never change a real output, so the ranks are those of id-order batches
 (``by_length=False``; tests/test_eval_batches.py checks both agree exactly). The
 user-independent part of scoring (item tables, ``model.score_tables()`` when the model
@@ -37,7 +39,9 @@ Shapes: B users in a batch, T input length, V items (V+1 score columns,
 column 0 = padding), U evaluated users, N negatives per user.
 """
 import numpy as np
+from tqdm.auto import tqdm
 
+from .. import validate
 from ..data.batching import left_pad
 from ..kernels.topk import topk_exclude
 from .groups import group_means, user_group_masks
@@ -49,7 +53,8 @@ STAGES = ("valid", "test")
 
 
 def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_negatives=100,
-             seed=0, batch_size=256, max_len=None, head_share=0.2, progress=False, by_length=True):
+             seed=0, batch_size=256, max_len=None, head_share=0.2, progress=False, by_length=True,
+             batch_tokens=8192):
     """Evaluate ``model`` on the leave-one-out ``split``; metrics overall and per group.
 
     Parameters
@@ -75,6 +80,8 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
     progress : bool -- show a tqdm progress bar (users/s).
     by_length : bool -- score users in batches sorted by history length (default, fast);
         False: in user-id order. Same ranks either way.
+    batch_tokens : int or None -- with ``by_length``, at most this many row-tokens (users x
+        columns) per batch (a batch has at least one user); None: ``batch_size`` users only.
 
     Returns
     -------
@@ -87,27 +94,17 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
     or with NaN, no user to evaluate, or (sampled) a user with fewer never-seen items
     than ``num_negatives``.
     """
-    if stage not in STAGES:
-        raise ValueError(f"evaluate: stage must be one of {STAGES}, got {stage!r}")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"evaluate: protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    validate.choice(stage, STAGES, "stage", "evaluate")
+    validate.choice(protocol, PROTOCOLS, "protocol", "evaluate")
     ks = _check_ks(ks)
+    if batch_tokens is not None and (int(batch_tokens) != batch_tokens or batch_tokens < 1):
+        raise ValueError(f"evaluate: batch_tokens must be a positive integer or None, got {batch_tokens!r}")
     if max_len is None:
         max_len = getattr(getattr(model, "config", None), "max_len", None) or 50
     for name, v in (("batch_size", batch_size), ("max_len", max_len), ("num_negatives", num_negatives)):
-        if int(v) != v or v < 1:
-            raise ValueError(f"evaluate: {name} must be a positive integer, got {v!r}")
+        validate.whole(v, name, "evaluate")
     V = int(split.num_items)
-    history = split.history(stage)
-    targets = np.asarray(split.valid_target if stage == "valid" else split.test_target, dtype=np.int64)
-    if len(history) != targets.shape[0]:
-        raise ValueError(f"evaluate: history({stage!r}) has {len(history)} users but the "
-                         f"{stage} targets have {targets.shape[0]}")
-    users = np.flatnonzero(targets > 0)                       # (U,)
-    if users.size == 0:
-        raise ValueError(f"evaluate: no user has a {stage} target (all targets are 0)")
-    if targets.max() > V:
-        raise ValueError(f"evaluate: {stage} target {int(targets.max())} > num_items {V}")
+    history, targets, users = _stage_targets(split, stage)
 
     negatives = None
     if protocol == "sampled":
@@ -127,8 +124,7 @@ def evaluate(model, split, stage="test", protocol="full", ks=(5, 10, 20), num_ne
     bar = _progress(users.size, progress, f"eval {protocol}/{stage}")
     try:
         tables = model.score_tables() if hasattr(model, "score_tables") else None
-        for start in range(0, users.size, batch_size):
-            stop = min(start + batch_size, users.size)
+        for start, stop in _batch_bounds(lengths[order], batch_size, batch_tokens if by_length else None):
             idx = order[start:stop]                           # (B,) positions in `users`
             bu = users[idx]                                   # (B,) user ids
             t = targets[bu]                                   # (B,)
@@ -259,8 +255,8 @@ def _score(model, seq, positions, V, users, tables=None):
                          f"{(seq.shape[0], V + 1)} (batch, num_items + 1)")
     if scores.dtype not in (np.float32, np.float64):
         scores = scores.astype(np.float64)
-    nan_rows = np.flatnonzero(np.isnan(scores).any(axis=1))
-    if nan_rows.size:
+    if np.isnan(scores.min()):                # one pass, no (B, V+1) temporary: NaN propagates
+        nan_rows = np.flatnonzero(np.isnan(scores).any(axis=1))
         raise ValueError(f"evaluate: score_users returned NaN for user {int(users[nan_rows[0]])} "
                          f"({nan_rows.size} user(s) in this batch)")
     return np.ascontiguousarray(scores)
@@ -274,6 +270,39 @@ def _count_full_ties(scores, targets, indptr, indices):
     eq[np.repeat(np.arange(B), np.diff(indptr)), indices] = False  # excluded items never compete
     eq[np.arange(B), targets] = False                              # the target itself
     return int(eq.any(axis=1).sum())
+
+
+def _stage_targets(split, stage):
+    """``(history, targets (U_all,), users (U,))`` of ``stage``: the users that have a target, checked."""
+    history = split.history(stage)
+    targets = np.asarray(split.valid_target if stage == "valid" else split.test_target, dtype=np.int64)
+    if len(history) != targets.shape[0]:
+        raise ValueError(f"evaluate: history({stage!r}) has {len(history)} users but the "
+                         f"{stage} targets have {targets.shape[0]}")
+    users = np.flatnonzero(targets > 0)                       # (U,)
+    if users.size == 0:
+        raise ValueError(f"evaluate: no user has a {stage} target (all targets are 0)")
+    if targets.max() > split.num_items:
+        raise ValueError(f"evaluate: {stage} target {int(targets.max())} > num_items {split.num_items}")
+    return history, targets, users
+
+
+def _batch_bounds(lengths, batch_size, batch_tokens=None):
+    """``(start, stop)`` of consecutive batches: <= ``batch_size`` users, <= ``batch_tokens`` B x T.
+
+    ``lengths`` (U,) are the input lengths in scoring order; a batch is cut to its longest row,
+    so with ascending lengths the row-tokens of a batch are its size times its last length.
+    """
+    bounds, start, n = [], 0, len(lengths)
+    while start < n:
+        stop = min(start + batch_size, n)
+        if batch_tokens is not None:
+            cols = np.maximum.accumulate(np.maximum(lengths[start:stop], 1))   # T if cut after row i
+            fits = np.arange(1, stop - start + 1) * cols <= batch_tokens     # True..True False..
+            stop = start + max(1, int(np.argmin(fits)) if not fits.all() else stop - start)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
 
 
 def _check_ks(ks):
@@ -298,5 +327,4 @@ def _progress(total, enabled, desc):
     """A tqdm bar counting users (with users/s) or a silent stand-in."""
     if not enabled:
         return _NoBar()
-    from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, unit="user")

@@ -21,6 +21,7 @@ gradient-checked in tests/test_losses_alignment.py.
 """
 import numpy as np
 
+from .. import validate
 from ..autograd import Tensor, fused, ops
 
 
@@ -40,10 +41,8 @@ def select_code_items(targets, cap=1024, rng=None):
     int64 ndarray (n,) of distinct ids, ascending, n <= cap.
     """
     targets = np.asarray(targets)
-    if targets.size and not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError(f"select_code_items: targets must be integers, got dtype {targets.dtype}")
-    if cap < 1:
-        raise ValueError(f"select_code_items: cap must be >= 1, got {cap}")
+    validate.ids(targets.reshape(-1), "targets", "select_code_items", 0, np.inf)
+    validate.whole(cap, "cap", "select_code_items", low=1)
     items = np.unique(targets[targets > 0]).astype(np.int64)              # (n,) ascending
     if items.size <= cap:
         return items
@@ -80,18 +79,10 @@ def code_positive_weights(items, codes, cooc=None, cap=50, rng=None):
     -------
     float64 ndarray (n, n), entries in [0, 1], diagonal 1.
     """
-    items = np.asarray(items)
-    codes = np.asarray(codes)
-    if items.ndim != 1 or (items.size and not np.issubdtype(items.dtype, np.integer)):
-        raise ValueError(f"code_positive_weights: items must be a 1-D integer array, "
-                         f"got dtype {items.dtype} shape {items.shape}")
-    if codes.ndim != 2:
-        raise ValueError(f"code_positive_weights: codes must be (V+1, L), got shape {codes.shape}")
-    if items.size and (items.min() < 0 or items.max() >= codes.shape[0]):
-        bad = items.min() if items.min() < 0 else items.max()
-        raise IndexError(f"code_positive_weights: item {bad} has no row in codes ({codes.shape[0]} rows)")
-    if cap < 0:
-        raise ValueError(f"code_positive_weights: cap must be >= 0, got {cap}")
+    where = "code_positive_weights"
+    codes = validate.matrix(codes, "codes (V+1, L)", where)
+    items = validate.ids(items, "items", where, 0, codes.shape[0] - 1)
+    validate.whole(cap, "cap", where, low=0)
     n = items.size
     same_item = items[:, None] == items[None, :]                          # (n, n), diagonal True
     _, group = np.unique(codes[items], axis=0, return_inverse=True)       # tuple id per item (n,)
@@ -149,28 +140,28 @@ def code_alignment_loss(sid_emb, hid_emb, positive_weights, tau=0.5):
     -------
     Tensor scalar.
     """
-    if sid_emb.ndim != 2 or sid_emb.shape != hid_emb.shape:
-        raise ValueError(f"code_alignment_loss: sid_emb and hid_emb must both be (n, d), "
-                         f"got {sid_emb.shape} and {hid_emb.shape}")
-    n = sid_emb.shape[0]
-    if n == 0:
-        raise ValueError("code_alignment_loss: no items (n = 0); skip L_code for this batch")
-    W = np.asarray(positive_weights, dtype=np.float64)
-    if W.shape != (n, n):
-        raise ValueError(f"code_alignment_loss: positive_weights must be ({n}, {n}), got {W.shape}")
-    if not np.all(np.isfinite(W)) or (W < 0).any():
-        raise ValueError("code_alignment_loss: positive_weights must be finite and >= 0")
-    if (not (W > 0).any(axis=1).all() or not (W > 0).any(axis=0).all()):
-        raise ValueError("code_alignment_loss: every row and column of positive_weights needs a "
-                         "positive entry (put 1 on the diagonal)")
-    if not tau > 0:
-        raise ValueError(f"code_alignment_loss: tau must be > 0, got {tau}")
+    n, _ = validate.same_shape_2d(sid_emb, hid_emb, "sid_emb and hid_emb", "(n, d)", "code_alignment_loss")
+    W = _check_positive_weights(positive_weights, n)
+    validate.positive(tau, "tau", "code_alignment_loss")
     a = fused.l2_normalize(sid_emb, axis=-1)                               # (n, d)
     p = fused.l2_normalize(hid_emb, axis=-1)                               # (n, d)
     S = (a @ p.transpose(1, 0)) * (1.0 / tau)                              # (n, n)
     loss_sh = _multi_positive_nce(S, W)
     loss_hs = _multi_positive_nce(S.transpose(1, 0), W.T)
     return (loss_sh + loss_hs) * 0.5
+
+
+def _check_positive_weights(W, n):
+    """W as float64 (n, n): finite, >= 0, a positive in every row and column; n >= 1."""
+    if n == 0:
+        raise ValueError("code_alignment_loss: no items (n = 0); skip L_code for this batch")
+    W = validate.shape_is(np.asarray(W, dtype=np.float64), (n, n), "positive_weights", "code_alignment_loss")
+    if not np.all(np.isfinite(W)) or (W < 0).any():
+        raise ValueError("code_alignment_loss: positive_weights must be finite and >= 0")
+    if not (W > 0).any(axis=1).all() or not (W > 0).any(axis=0).all():
+        raise ValueError("code_alignment_loss: every row and column of positive_weights needs a "
+                         "positive entry (put 1 on the diagonal)")
+    return W
 
 
 # ---------------------------------------------------------------- L_msg
@@ -190,14 +181,11 @@ def lowest_gate_levels(alpha, n_mask=None):
     bool ndarray (B, L), True = masked; exactly ``n_mask`` True per row.
     """
     alpha = np.asarray(alpha.data if isinstance(alpha, Tensor) else alpha)
-    if alpha.ndim != 2:
-        raise ValueError(f"lowest_gate_levels: alpha must be (B, L), got shape {alpha.shape}")
-    if np.isnan(alpha).any():
-        raise ValueError("lowest_gate_levels: alpha holds NaN")
+    if alpha.ndim != 2 or np.isnan(alpha).any():
+        raise ValueError(f"lowest_gate_levels: alpha must be (B, L) without NaN, got shape {alpha.shape}")
     B, L = alpha.shape
-    n_mask = max(1, L // 2) if n_mask is None else int(n_mask)
-    if not 1 <= n_mask <= L:
-        raise ValueError(f"lowest_gate_levels: n_mask must be in [1, {L}], got {n_mask}")
+    n_mask = validate.in_range(max(1, L // 2) if n_mask is None else int(n_mask), 1, L, "n_mask",
+                               "lowest_gate_levels")
     reversed_order = np.argsort(alpha[:, ::-1], axis=1, kind="stable")     # (B, L); stable on the
     lowest = L - 1 - reversed_order[:, :n_mask]                            # reversed levels -> ties
     mask = np.zeros((B, L), dtype=bool)                                    # pick higher index first
@@ -244,15 +232,11 @@ def masked_granularity_loss(U_m, U_f, tau=1.0, targets=None):
     Tensor scalar. With ``U_m == U_f`` and ``tau = 1`` the logits equal the target logits,
     so the loss is its minimum for those targets: the mean entropy of ``T``.
     """
-    if U_m.ndim != 2 or U_m.shape != U_f.shape:
-        raise ValueError(f"masked_granularity_loss: U_m and U_f must both be (B, d), "
-                         f"got {U_m.shape} and {U_f.shape}")
-    if not tau > 0:
-        raise ValueError(f"masked_granularity_loss: tau must be > 0, got {tau}")
-    B = U_m.shape[0]
+    where = "masked_granularity_loss"
+    B, _ = validate.same_shape_2d(U_m, U_f, "U_m and U_f", "(B, d)", where)
+    validate.positive(tau, "tau", where)
     targets = granularity_targets(U_m, U_f) if targets is None else np.asarray(targets)
-    if targets.shape != (B, B):
-        raise ValueError(f"masked_granularity_loss: targets must be ({B}, {B}), got {targets.shape}")
+    validate.shape_is(targets, (B, B), "targets", where)
     targets = targets.astype(U_m.dtype, copy=False)                        # (B, B) constants
     logits = (U_m @ U_f.transpose(1, 0)) * (1.0 / tau)                     # (B, B)
     ce_rows = -(fused.log_softmax(logits, axis=-1) * targets).sum(axis=1).mean()

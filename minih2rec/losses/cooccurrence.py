@@ -28,19 +28,14 @@ Never dense. Pair keys ``i * (V + 1) + j`` (int64; fine up to V ~ 3e9) are count
 """
 import numpy as np
 
+from .. import validate
+
 W_MIN, W_MAX = 0.3, 1.0   # range of the scaled behaviour-positive weights
 
 
 def _flatten(train_seqs, num_items):
     """All sequences end to end: items (n,) int64 and the sequence each one came from (n,)."""
-    seqs = [np.asarray(s) for s in train_seqs]
-    for u, s in enumerate(seqs):
-        if s.ndim != 1 or (s.size and not np.issubdtype(s.dtype, np.integer)):
-            raise ValueError(f"cooccurrence: sequence {u} must be a 1-D integer array, "
-                             f"got dtype {s.dtype} shape {s.shape}")
-        if s.size and (s.min() < 0 or s.max() > num_items):
-            bad = s.min() if s.min() < 0 else s.max()
-            raise IndexError(f"cooccurrence: sequence {u} holds item {bad} outside [0, {num_items}]")
+    seqs = [validate.ids(s, f"sequence {u}", "cooccurrence", 0, num_items) for u, s in enumerate(train_seqs)]
     if not seqs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     items = np.concatenate(seqs).astype(np.int64, copy=False)              # (n,)
@@ -62,8 +57,7 @@ def cooccurrence_counts(train_seqs, num_items, window=3):
     keys : int64 ndarray (nnz,) -- sorted pair keys ``i * (V + 1) + j``, both (i, j) and (j, i).
     counts : int64 ndarray (nnz,) -- n(i, j) for each key.
     """
-    if int(window) != window or window < 1:
-        raise ValueError(f"cooccurrence: window must be an integer >= 1, got {window!r}")
+    window = validate.whole(window, "window", "cooccurrence")
     items, owner = _flatten(train_seqs, num_items)
     width = np.int64(num_items + 1)
     parts = []
@@ -159,8 +153,9 @@ class CoOccurrence:
         float64 ndarray (n, m): scaled PPMI of each pair, 0 where the pair is not a positive
         (including an item with itself).
         """
-        a = self._ids(items_a, "items_a")
-        b = a if items_b is None else self._ids(items_b, "items_b")
+        where = "CoOccurrence.weights_between"
+        a = validate.ids(items_a, "items_a", where, 0, self.num_items)
+        b = a if items_b is None else validate.ids(items_b, "items_b", where, 0, self.num_items)
         out = np.zeros((a.size, b.size))
         if self.nnz == 0 or out.size == 0:
             return out
@@ -169,18 +164,6 @@ class CoOccurrence:
         hit = self._keys[pos] == q
         out[hit] = self.weights[pos[hit]]
         return out
-
-    def _ids(self, items, name):
-        """Validate an id array -> int64 (n,)."""
-        items = np.asarray(items)
-        if items.ndim != 1 or (items.size and not np.issubdtype(items.dtype, np.integer)):
-            raise ValueError(f"CoOccurrence.weights_between: {name} must be a 1-D integer array, "
-                             f"got dtype {items.dtype} shape {items.shape}")
-        if items.size and (items.min() < 0 or items.max() > self.num_items):
-            bad = items.min() if items.min() < 0 else items.max()
-            raise IndexError(f"CoOccurrence.weights_between: {name} holds item {bad} "
-                             f"outside [0, {self.num_items}]")
-        return items.astype(np.int64, copy=False)
 
     def __repr__(self):
         return (f"CoOccurrence(V={self.num_items:,}, window={self.window}, "

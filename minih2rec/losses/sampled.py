@@ -164,7 +164,7 @@ def sampled_softmax_loss(states, table, pos_ids, neg_ids, log_q_pos, log_q_neg):
             gt = np.zeros(table.shape, dtype=dtype)                         # (R, d)
             scatter_add(gt, touched, (g * g_rows).astype(dtype, copy=False))
         return gs, gt
-    return Tensor._make(np.asarray(loss, dtype=dtype), (states, table), backward, "sampled_softmax")
+    return Tensor.from_op(np.asarray(loss, dtype=dtype), (states, table), backward, "sampled_softmax")
 
 
 def sampled_softmax_next_item(H, item_table, target, proposal, num_negatives, rng):

@@ -22,6 +22,7 @@ is unique.
 """
 import numpy as np
 
+from .. import validate
 from ..kernels.codebook import nearest_codeword
 from .kmeans import kmeans
 
@@ -46,13 +47,11 @@ class RQKMeans:
     method = "rq-kmeans"
 
     def __init__(self, levels=3, codebook_size=64, max_iter=50, tol=1e-4, seed=0, dedup=False):
-        for name, v, lo in (("levels", levels, 1), ("codebook_size", codebook_size, 1), ("max_iter", max_iter, 1)):
-            if int(v) != v or v < lo:
-                raise ValueError(f"RQKMeans.{name}={v!r} must be an integer >= {lo}")
-        if not tol >= 0:
-            raise ValueError(f"RQKMeans.tol={tol!r} must be >= 0")
-        self.levels, self.codebook_size = int(levels), int(codebook_size)
-        self.max_iter, self.tol, self.seed, self.dedup = int(max_iter), float(tol), seed, bool(dedup)
+        self.levels = validate.whole(levels, "levels", "RQKMeans")
+        self.codebook_size = validate.whole(codebook_size, "codebook_size", "RQKMeans")
+        self.max_iter = validate.whole(max_iter, "max_iter", "RQKMeans")
+        self.tol = float(validate.at_least(tol, 0, "tol", "RQKMeans"))
+        self.seed, self.dedup = seed, bool(dedup)
         self.codebooks = None
         self.n_iter_ = []
 
@@ -76,8 +75,7 @@ class RQKMeans:
 
     def encode(self, x):
         """Codes of ``x`` (n, D): (n, L) int64 in ``[0, K)``; (n, L+1) with the dedup level."""
-        if self.codebooks is None:
-            raise ValueError("RQKMeans.encode: call fit() first")
+        self._fitted("encode")
         x = self._as_matrix(x, "encode")
         if x.shape[1] != self.codebooks.shape[2]:
             raise ValueError(f"RQKMeans.encode: x has D={x.shape[1]} but the codebooks have D={self.codebooks.shape[2]}")
@@ -92,26 +90,21 @@ class RQKMeans:
 
     def decode(self, codes):
         """Reconstruction ``sum_l C^l[codes[:, l]]`` (n, D) from codes (n, >= L); a dedup column is ignored."""
-        if self.codebooks is None:
-            raise ValueError("RQKMeans.decode: call fit() first")
-        codes = np.asarray(codes)
-        if codes.ndim != 2 or codes.shape[1] < self.levels or not np.issubdtype(codes.dtype, np.integer):
-            raise ValueError(f"RQKMeans.decode: codes must be an integer (n, >= {self.levels}) array, "
-                             f"got {codes.dtype} {codes.shape}")
-        codes = codes[:, :self.levels]
-        if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"RQKMeans.decode: codes must lie in [0, {self.codebook_size}), "
-                             f"found {codes.min()}..{codes.max()}")
+        self._fitted("decode")
+        codes = validate.codes(codes, self.levels, self.codebook_size, "codes", "RQKMeans.decode")   # (n, L)
         out = np.zeros((codes.shape[0], self.codebooks.shape[2]), dtype=self.codebooks.dtype)   # (n, D)
         for level, book in enumerate(self.codebooks):
             out += book[codes[:, level]]
         return out
 
+    def _fitted(self, where):
+        """Raise a ValueError naming ``where`` if :meth:`fit` has not run."""
+        if self.codebooks is None:
+            raise ValueError(f"RQKMeans.{where}: call fit() first")
+
     @staticmethod
     def _as_matrix(x, where):
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[0] == 0 or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-            raise ValueError(f"RQKMeans.{where}: x must be a non-empty 2-D numeric array, got {x.dtype} {x.shape}")
+        x = validate.matrix(x, "x", f"RQKMeans.{where}")
         return np.ascontiguousarray(x, dtype=np.float64 if x.dtype == np.float64 else np.float32)
 
     def __repr__(self):

@@ -45,6 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import validate
 from ..autograd import Tensor, no_grad
 from ..kernels.codebook import nearest_codeword
 from ..nn import Linear, Module, ModuleList, Parameter, init
@@ -182,17 +183,13 @@ class RQVAE:
 
     def __init__(self, levels=3, codebook_size=64, latent_dim=32, hidden=(128,), beta=0.25, epochs=50,
                  batch_size=256, lr=1e-3, seed=0, dedup=False, init_items=4096, log=None):
-        hidden = tuple(hidden)
-        for name, v in (("levels", levels), ("codebook_size", codebook_size), ("latent_dim", latent_dim),
-                        ("epochs", epochs), ("batch_size", batch_size), ("init_items", init_items),
-                        *((f"hidden[{i}]", h) for i, h in enumerate(hidden))):
-            if isinstance(v, bool) or int(v) != v or v < 1:
-                raise ValueError(f"RQVAE.{name}={v!r} must be an integer >= 1")
-        if not beta >= 0 or not lr > 0:
-            raise ValueError(f"RQVAE: need beta >= 0 and lr > 0, got beta={beta!r}, lr={lr!r}")
-        self.levels, self.codebook_size, self.latent_dim = int(levels), int(codebook_size), int(latent_dim)
-        self.hidden, self.beta, self.lr = tuple(int(h) for h in hidden), float(beta), float(lr)
-        self.epochs, self.batch_size, self.init_items = int(epochs), int(batch_size), int(init_items)
+        self.levels, self.codebook_size, self.latent_dim, self.epochs, self.batch_size, self.init_items = (
+            validate.whole(v, name, "RQVAE") for name, v in (
+                ("levels", levels), ("codebook_size", codebook_size), ("latent_dim", latent_dim),
+                ("epochs", epochs), ("batch_size", batch_size), ("init_items", init_items)))
+        self.hidden = tuple(validate.whole(h, f"hidden[{i}]", "RQVAE") for i, h in enumerate(hidden))
+        self.beta = float(validate.at_least(beta, 0, "beta", "RQVAE"))
+        self.lr = float(validate.positive(lr, "lr", "RQVAE"))
         self.seed, self.dedup, self.log = seed, bool(dedup), log
         self.net, self.history = None, []
 
@@ -265,17 +262,9 @@ class RQVAE:
         levels : int in ``[0, L]`` or None (= L) -- decode a prefix of the tuple.
         """
         self._fitted("decode")
-        levels = self.levels if levels is None else levels
-        codes = np.asarray(codes)
-        if not 0 <= levels <= self.levels:
-            raise ValueError(f"RQVAE.decode: levels={levels} must be in [0, {self.levels}]")
-        if codes.ndim != 2 or codes.shape[1] < levels or not np.issubdtype(codes.dtype, np.integer):
-            raise ValueError(f"RQVAE.decode: codes must be an integer (n, >= {levels}) array, "
-                             f"got {codes.dtype} {codes.shape}")
-        codes = codes[:, :levels]
-        if codes.size and (codes.min() < 0 or codes.max() >= self.codebook_size):
-            raise ValueError(f"RQVAE.decode: codes must lie in [0, {self.codebook_size}), "
-                             f"found {codes.min()}..{codes.max()}")
+        levels = validate.in_range(self.levels if levels is None else levels, 0, self.levels, "levels",
+                                   "RQVAE.decode")
+        codes = validate.codes(codes, levels, self.codebook_size, "codes", "RQVAE.decode")   # (n, levels)
         books = self.net.codebooks.data
         zq = np.zeros((codes.shape[0], self.latent_dim), dtype=books.dtype)    # (n, d)
         for l in range(levels):
@@ -309,20 +298,15 @@ class RQVAE:
                            err(x, x_ae))
 
     def _fitted(self, where):
+        """Raise a ValueError naming ``where`` if :meth:`fit` has not run."""
         if self.net is None:
             raise ValueError(f"RQVAE.{where}: call fit() first")
-        return True
 
     def _as_matrix(self, x, where, fitted=False):
         if fitted:
             self._fitted(where)
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[0] == 0 or x.dtype.kind not in "fiu":
-            raise ValueError(f"RQVAE.{where}: x must be a non-empty 2-D numeric array, got {x.dtype} {x.shape}")
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
-        if bad.size:
-            raise ValueError(f"RQVAE.{where}: x row {int(bad[0])} has a NaN or inf entry: {x[bad[0]][:8]}")
+        x = np.ascontiguousarray(validate.matrix(x, "x", f"RQVAE.{where}"), dtype=np.float32)
+        validate.finite_rows(x, "x", f"RQVAE.{where}")
         if self.net is not None and fitted and x.shape[1] != self.net.encoder[0].d_in:
             raise ValueError(f"RQVAE.{where}: x has D={x.shape[1]} but the model was fit with "
                              f"D={self.net.encoder[0].d_in}")

@@ -19,8 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..quantize import RQKMeans
-from ..quantize.rqvae import RQVAE
+from ..quantize import RQKMeans, RQVAE
 from .content import content_for, load_content_vectors
 from .ids import SemanticIDs, item_fingerprint
 
