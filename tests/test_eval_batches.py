@@ -12,7 +12,7 @@ import pytest
 from minih2rec.data import split_leave_one_out
 from minih2rec.data.shaped import lognormal_lengths, make_shaped
 from minih2rec.eval import evaluate
-from minih2rec.eval.protocols import exclusion_csr
+from minih2rec.eval.protocols import _batch_bounds, exclusion_csr
 from minih2rec.models import SASRecConfig
 from minih2rec.models.fusion import FusionConfig, FusionRec
 from minih2rec.models.h2rec import H2Rec, H2RecConfig
@@ -64,7 +64,7 @@ def test_sorted_batches_give_id_order_ranks(split, name, protocol):
     model = make_model(name)
     fast, slow = Spy(model), Spy(model)
     kw = dict(stage="valid", protocol=protocol, num_negatives=100, ks=(1, 5, 10, 20), batch_size=16)
-    a = evaluate(fast, split, by_length=True, **kw)
+    a = evaluate(fast, split, by_length=True, batch_tokens=128, **kw)
     b = evaluate(slow, split, by_length=False, **kw)
     np.testing.assert_array_equal(a.users, b.users)
     mismatch = np.flatnonzero(a.ranks != b.ranks)
@@ -72,8 +72,10 @@ def test_sorted_batches_give_id_order_ranks(split, name, protocol):
                                 f"{a.ranks[mismatch[0]]} (sorted) vs {b.ranks[mismatch[0]]} (id order)")
     assert a.to_dict() == b.to_dict()                  # metrics, groups, tied users: bit for bit
     assert a.ranks.min() < a.ranks.max()               # an informative ranking, not all misses
-    # the sorted pass really regrouped users and cut padding; tables were built once per pass
-    assert len(fast.shapes) == len(slow.shapes) and fast.shapes != slow.shapes
+    # the sorted pass really regrouped users, cut padding and capped the tokens of a batch;
+    # tables were built once per pass
+    assert all(B * T <= 128 for B, T in fast.shapes) and max(T for _, T in fast.shapes) == MAX_LEN
+    assert all(B == 16 for B, _ in slow.shapes[:-1])
     tokens = [sum(B * T for B, T in s.shapes) for s in (fast, slow)]
     assert tokens[0] < 0.6 * tokens[1], tokens
     assert fast.table_calls == 1 and slow.table_calls == 1
@@ -116,3 +118,22 @@ def test_exclusion_csr_matches_per_user_sets():
     assert got[0].dtype == got[1].dtype == np.int64
     empty = exclusion_csr([], [])
     assert empty[0].tolist() == [0] and empty[1].size == 0
+
+
+def test_batch_bounds_cap_users_and_tokens():
+    lengths = np.array([1, 1, 2, 3, 3, 5, 8, 8, 9, 20, 20, 50])
+    bounds = _batch_bounds(lengths, batch_size=4, batch_tokens=16)
+    assert bounds == [(0, 4), (4, 6), (6, 8), (8, 9), (9, 10), (10, 11), (11, 12)]
+    # contiguous, every user once; each batch within both caps unless it is a single user
+    assert bounds[0][0] == 0 and bounds[-1][1] == lengths.size
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    for start, stop in bounds:
+        assert stop - start <= 4
+        assert (stop - start) * lengths[start:stop].max() <= 16 or stop - start == 1
+    assert _batch_bounds(lengths, 5) == [(0, 5), (5, 10), (10, 12)]   # no token cap
+    assert _batch_bounds(np.array([0, 0, 0]), 8, 2) == [(0, 2), (2, 3)]   # empty rows take a column
+
+
+def test_batch_tokens_must_be_positive(split):
+    with pytest.raises(ValueError, match="batch_tokens"):
+        evaluate(make_model("sasrec"), split, batch_tokens=0)
