@@ -11,26 +11,37 @@ python -m minih2rec compare --data synthetic          # sasrec, sid, fusion, h2r
 python -m minih2rec sids --data synthetic --levels 4 --codebook-size 128 --out codes.npz
 """
 import argparse
+import json
 import os
 import shlex
 import signal
 import sys
 
+import numpy as np
+
+from . import __version__, format_backend_info
+from .checkpoint import atomic_write_json
+from .compare import compare
+from .config import preset
+from .data.download import default_folder, get_dataset
+from .experiment import DataSpec, dumps, evaluate_checkpoint, run
 from .interrupt import Interrupted, stop_on_sigterm
 from .paths import check_output_file
+from .quantize.report import plot_report
+from .resume import parse_overrides
+from .semantic.build import item_content
+from .semantic.export import FORMATS as EXPORT_FORMATS
+from .semantic.export import export
+from .semantic.job import build_semantic_ids
 
 
 def _cmd_info(args):
-    import numpy as np
-
-    import minih2rec
-    print(f"minih2rec {minih2rec.__version__} (numpy {np.__version__}, python {sys.version.split()[0]})")
-    print(minih2rec.format_backend_info())
+    print(f"minih2rec {__version__} (numpy {np.__version__}, python {sys.version.split()[0]})")
+    print(format_backend_info())
     return 0
 
 
 def _cmd_data(args):
-    from .data.download import default_folder, get_dataset
     folder = args.dest or default_folder(args.name)
     get_dataset(args.name, folder, from_zip=args.from_zip, force=args.force, verify=not args.no_verify,
                 timeout=args.timeout)
@@ -40,7 +51,6 @@ def _cmd_data(args):
 
 
 def _data_spec(args, cache_dir=None):
-    from .experiment import DataSpec
     synthetic = args.data == "synthetic"
     ignored = ([("--format", args.format), ("--k-core", args.k_core)] if synthetic else
                [("--preset", args.preset if args.preset != "default" else None),
@@ -73,7 +83,6 @@ def _model_overrides(args):
 
 
 def _train_config(args):
-    from .config import preset
     over = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "patience", "seed")
             if getattr(args, k, None) is not None}           # compare has --seeds, not --seed
     over["dynamic_length"] = not args.no_dynamic
@@ -94,9 +103,7 @@ def _default_out(args):
 
 
 def _cmd_train(args):
-    from .experiment import dumps, run
     out = args.out or _default_out(args)
-    from .resume import parse_overrides
     result = run(args.model, _data_spec(args, out), _train_config(args), _model_overrides(args), out_dir=out,
                  protocols=args.protocols, progress=not args.no_progress, resume=args.resume, sids=args.sids,
                  resume_overrides=parse_overrides(args.override), command=shlex.join(args.argv))
@@ -107,7 +114,6 @@ def _cmd_train(args):
 
 
 def _cmd_compare(args):
-    from .compare import compare
     shared = _model_overrides(args)
     semantic = ("num_levels", "codebook_size")
     h2rec_only = ("lambda_code", "lambda_msg", "hid_dropout", "hot_start", "cross_attention", "gate",
@@ -125,18 +131,14 @@ def _cmd_compare(args):
             model_overrides=per_model, protocol=args.protocol, out_dir=out, progress=not args.no_progress,
             sids=args.sids)
     if args.json:
-        from .experiment import dumps
         print(dumps(summary))
     return 0
 
 
 def _cmd_sids(args):
-    from .semantic.job import build_semantic_ids
-    from .quantize.report import plot_report
-    from .semantic.export import FORMATS, export
     check_output_file(args.out, "--out")
-    if args.export and args.export[0] not in FORMATS:           # before any work
-        raise ValueError(f"--export {args.export[0]}: unknown format; choose one of {', '.join(FORMATS)}")
+    if args.export and args.export[0] not in EXPORT_FORMATS:           # before any work
+        raise ValueError(f"--export {args.export[0]}: unknown format; choose one of {', '.join(EXPORT_FORMATS)}")
     inter = _data_spec(args, os.path.dirname(os.path.abspath(args.out))).load()   # --content is applied here
     sids, report, seconds = build_semantic_ids(inter, args.method, args.levels, args.codebook_size,
                                                seed=args.seed, dim=args.dim)
@@ -149,17 +151,12 @@ def _cmd_sids(args):
     plot_report(report, sids.codes[1:], root + ".png")
     print(f"wrote {args.out}, {root}.json and {root}.png")
     if args.export:
-        from .semantic.build import item_content
         paths = export(args.export[0], inter, sids, args.export[1], content=item_content(inter, args.dim, args.seed))
         print(f"exported {args.export[0]} files: {', '.join(paths.values())}")
     return 0
 
 
 def _cmd_evaluate(args):
-    import json
-
-    from .checkpoint import atomic_write_json
-    from .experiment import evaluate_checkpoint
     if args.out:
         check_output_file(args.out, "--out")
     out = evaluate_checkpoint(args.checkpoint, protocols=args.protocols, data_path=args.data)

@@ -13,10 +13,12 @@ moments, every random generator, the position inside the epoch and the running
 loss of the interrupted epoch are restored.
 """
 import math
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .autograd import Tensor  # noqa: F401  (type of model.loss)
@@ -189,7 +191,6 @@ class Trainer:
 
     # ------------------------------------------------------- checkpointing
     def _save(self, which, weights=None):
-        import os
         arrays = {"model/" + k: v for k, v in (weights or self.model.state_dict()).items()}
         meta = {"kind": which, "model": getattr(self.model, "name", type(self.model).__name__),
                 "model_config": _config_dict(self.model.config), "train_config": self.config.to_dict(),
@@ -247,7 +248,6 @@ def _strip(arrays, prefix):
 
 
 def _config_dict(cfg):
-    from dataclasses import asdict, is_dataclass
     return asdict(cfg) if is_dataclass(cfg) else dict(vars(cfg))
 
 
@@ -259,9 +259,5 @@ def _format_row(row):
 
 def _progress(total, desc, enabled):
     if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
         return None
     return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)

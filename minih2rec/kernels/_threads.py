@@ -8,6 +8,8 @@ version is threaded (top-K, nearest codeword, sampled softmax) dispatch through
 """
 import os
 
+from .._backend import resolve
+
 SERIAL_BELOW = 200_000    # rows x columns below which one thread is faster than a team
 
 
@@ -25,13 +27,12 @@ def threads_for(work):
 
 
 def call_kernel(kernel, work, *args):
-    """Run ``kernel`` on ``args`` with the backend ``_backend.resolve`` picked.
+    """Run ``kernel`` on ``args`` with the backend :func:`~minih2rec.kernels.resolve` picked.
 
     The Cython version also gets ``num_threads=threads_for(work)``; ``work`` is the call's
     size in the units of ``SERIAL_BELOW`` (e.g. rows x columns).
     """
-    from .. import _backend
-    backend, fn = _backend.resolve(kernel)
+    backend, fn = resolve(kernel)
     if backend == "cython":
         return fn(*args, num_threads=threads_for(work))
     return fn(*args)
