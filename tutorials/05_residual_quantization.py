@@ -22,11 +22,10 @@ import numpy as np
 
 from minih2rec.data import make_synthetic
 from minih2rec.kernels.codebook import nearest_codeword
-from minih2rec.models.item_side import default_codebook_size
 from minih2rec.quantize import RQKMeans, collision_rate, dedup_level, plot_report, quantization_report
 from minih2rec.quantize.report import code_usage, perplexity
 from minih2rec.quantize.rqvae import RQVAE
-from minih2rec.semantic import SemanticIDs, content_for, content_vectors_from_text
+from minih2rec.semantic import SemanticIDs, content_for, content_vectors_from_text, default_codebook_size
 
 from _smoke import out_dir, show, size
 from checks import check
@@ -330,6 +329,8 @@ print(f"(input error = mean squared error per item between x and its reconstruct
 #   embeddings (1536-d in the paper) than for our 64-d vectors.
 #
 # minih2rec uses RQ-KMeans by default (`python -m minih2rec sids --method rqkmeans|rqvae`).
+# The file that command writes goes straight into training: `python -m minih2rec train
+# --model h2rec --sids codes.npz` (it is checked against the data: same items, same ids).
 #
 # ## Summary
 #

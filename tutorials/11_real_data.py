@@ -43,9 +43,8 @@ from minih2rec.data import kcore_mask, load, split_leave_one_out
 from minih2rec.eval import EvalResult, plot_bucket_ndcg
 from minih2rec.eval.groups import BUCKETS, bucket_of
 from minih2rec.experiment import DataSpec, run
-from minih2rec.models.item_side import default_codebook_size
 from minih2rec.quantize import RQKMeans, quantization_report
-from minih2rec.semantic import content_vectors_from_text, tfidf, tokenize
+from minih2rec.semantic import content_vectors_from_text, default_codebook_size, tfidf, tokenize
 
 from _smoke import SMOKE, out_dir, show, size, skip_tutorial
 from checks import check
