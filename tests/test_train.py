@@ -115,7 +115,7 @@ def test_nan_gradient_names_the_tensor(tiny_split):
 
     def poisoned(batch):                   # finite loss, NaN gradient for pos_emb only
         w = model.pos_emb.weight
-        bad = Tensor._make(np.asarray(0, dtype=np.float32), (w,),
+        bad = Tensor.from_op(np.asarray(0, dtype=np.float32), (w,),
                            lambda g: (np.full_like(w.data, np.nan),), "poison")
         return original(batch) + bad
     model.loss = poisoned
