@@ -113,37 +113,17 @@ class SemanticIDs:
         a non-zero padding row, an item-count mismatch, or IDs of another catalogue.
         """
         path = os.fspath(path)
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except (OSError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"semantic-ID file {path!r} could not be read as an .npz: {exc}") from exc
-        if not isinstance(loaded, np.lib.npyio.NpzFile):       # a plain .npy: one bare array
-            raise ValueError(f"semantic-ID file {path!r} is a plain .npy array, not the .npz that "
-                             f"SemanticIDs.save and `python -m minih2rec sids` write")
-        try:
-            with loaded as f:
-                arrays = {k: f[k] for k in f.files}
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"semantic-ID file {path!r} has a corrupt array: {exc}") from exc
-        missing = [k for k in ("codes", "codebook_size", "levels", "method") if k not in arrays]
-        if missing:
-            raise ValueError(f"semantic-ID file {path!r} lacks arrays {missing} (has {sorted(arrays)})")
-        codes = arrays["codes"]
-        try:
-            K, L, method = int(arrays["codebook_size"]), int(arrays["levels"]), str(arrays["method"])
-            dedup = bool(arrays.get("dedup", False))
-            fingerprint = str(arrays["fingerprint"]) if "fingerprint" in arrays else None
-            data_name = str(arrays["data_name"]) if "data_name" in arrays else None
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"semantic-ID file {path!r} has a malformed header field: {exc}") from exc
-        books = arrays.get("codebooks")
-        _validate(codes, K, L, books, dedup, f"semantic-ID file {path!r}")
+        where = f"semantic-ID file {path!r}"
+        arrays = _read_npz(path, where)
+        K, L, method, dedup, fingerprint, data_name = _header(arrays, where)
+        codes, books = arrays["codes"], arrays.get("codebooks")
+        _validate(codes, K, L, books, dedup, where)
         if num_items is not None and codes.shape[0] - 1 != int(num_items):
-            raise ValueError(f"semantic-ID file {path!r} has IDs for {codes.shape[0] - 1} items but the dataset "
+            raise ValueError(f"{where} has IDs for {codes.shape[0] - 1} items but the dataset "
                              f"has {int(num_items)}; rebuild the IDs for this dataset")
         sids = cls(codes, K, L, method, books, dedup, fingerprint, data_name)
         if inter is not None:
-            sids.check_data(inter, f"semantic-ID file {path!r}")
+            sids.check_data(inter, where)
         return sids
 
     @classmethod
@@ -182,6 +162,35 @@ def item_fingerprint(inter):
     if getattr(inter, "content", None) is not None:
         h.update(np.ascontiguousarray(inter.content[1:], dtype=np.float32).tobytes())
     return h.hexdigest()[:16]
+
+
+def _read_npz(path, where):
+    """Every array of the .npz at ``path``; a ValueError naming ``where`` if it is not a readable .npz."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{where} could not be read as an .npz: {exc}") from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):       # a plain .npy: one bare array
+        raise ValueError(f"{where} is a plain .npy array, not the .npz that "
+                         f"SemanticIDs.save and `python -m minih2rec sids` write")
+    try:
+        with loaded as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{where} has a corrupt array: {exc}") from exc
+
+
+def _header(arrays, where):
+    """``(K, L, method, dedup, fingerprint, data_name)`` from a file's arrays, all required ones present."""
+    missing = [k for k in ("codes", "codebook_size", "levels", "method") if k not in arrays]
+    if missing:
+        raise ValueError(f"{where} lacks arrays {missing} (has {sorted(arrays)})")
+    optional = {k: str(arrays[k]) if k in arrays else None for k in ("fingerprint", "data_name")}
+    try:
+        return (int(arrays["codebook_size"]), int(arrays["levels"]), str(arrays["method"]),
+                bool(arrays.get("dedup", False)), optional["fingerprint"], optional["data_name"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where} has a malformed header field: {exc}") from exc
 
 
 def _validate(codes, K, L, codebooks, dedup, where):
