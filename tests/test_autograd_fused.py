@@ -292,6 +292,30 @@ def test_linear_cross_entropy_equals_composed_and_gradchecks(chunk):
               Tensor(h0, requires_grad=True, dtype=np.float64), Tensor(w0, requires_grad=True, dtype=np.float64))
 
 
+def test_linear_cross_entropy_partial_grads_no_grad_and_float32():
+    """Gradients only where asked (they are computed in forward), none under no_grad, float32 stays float32."""
+    from minih2rec.autograd import no_grad
+    rng = np.random.default_rng(8)
+    h0, w0, t = rng.normal(size=(9, 3)), rng.normal(size=(6, 3)), rng.integers(0, 6, size=9)
+    ref_h, ref_w = t64(h0), t64(w0)
+    (fused.cross_entropy(ref_h @ ref_w.transpose(1, 0), t) * 2.5).backward()
+    h1, w1 = t64(h0), Tensor(w0, dtype=np.float64)                      # the table is a constant
+    (fused.linear_cross_entropy(h1, w1, t, chunk=4) * 2.5).backward()
+    np.testing.assert_allclose(h1.grad, ref_h.grad, rtol=1e-10, atol=1e-12)
+    assert w1.grad is None
+    h2, w2 = Tensor(h0, dtype=np.float64), t64(w0)                      # the states are constants
+    (fused.linear_cross_entropy(h2, w2, t, chunk=4) * 2.5).backward()
+    np.testing.assert_allclose(w2.grad, ref_w.grad, rtol=1e-10, atol=1e-12)
+    with no_grad():
+        out = fused.linear_cross_entropy(t64(h0), t64(w0), t)
+    assert not out.requires_grad and out.op == "linear_cross_entropy"
+    h3, w3 = Tensor(h0, requires_grad=True), Tensor(w0, requires_grad=True)   # float32
+    out = fused.linear_cross_entropy(h3, w3, t, chunk=4)
+    out.backward()
+    assert out.dtype == h3.grad.dtype == w3.grad.dtype == np.float32
+    np.testing.assert_allclose(out.item(), fused.cross_entropy(Tensor(h0 @ w0.T), t).item(), rtol=1e-5)
+
+
 def test_linear_cross_entropy_rejects_bad_targets():
     h, w = Tensor(np.zeros((2, 3))), Tensor(np.zeros((4, 3)))
     with pytest.raises(IndexError, match="out of range"):

@@ -4,6 +4,8 @@ Fusing saves memory and time (one node instead of five or six) and lets each op
 be numerically careful (max-shift before ``exp``, stable log-sigmoid, no NaN on
 fully masked attention rows). ``tests/test_autograd_fused.py`` checks each one
 against finite differences and against the same formula built from primitives.
+The loss ops (``bce_with_logits``, ``cross_entropy``, ``linear_cross_entropy``) live in
+``fused_losses.py`` and are re-exported here.
 
 Shapes: x (..., C) with the op acting on ``axis`` (default: last); M rows, C classes;
 attention q (..., Tq, h), k and v (..., Tk, h).
@@ -11,12 +13,8 @@ attention q (..., Tq, h), k and v (..., Tk, h).
 import numpy as np
 
 from ._arrays import _unbroadcast
+from .fused_losses import bce_with_logits, cross_entropy, linear_cross_entropy  # noqa: F401
 from .tensor import Tensor
-
-
-def _const(x, dtype):
-    """Targets / masks given as ndarrays (never differentiated)."""
-    return np.asarray(x.data if isinstance(x, Tensor) else x, dtype=dtype)
 
 
 def softmax(x, axis=-1):
@@ -125,80 +123,6 @@ def l2_normalize(x, axis=-1, eps=1e-12):
     return Tensor.from_op(y, (x,), backward, "l2_normalize")
 
 
-def _mask_weights(mask, shape, dtype, name):
-    """Per-entry weights 1/count on kept entries (all entries if mask is None), and the count."""
-    if mask is None:
-        count = int(np.prod(shape))
-        return np.full(shape, 1.0 / max(count, 1), dtype=dtype), count
-    mask = np.asarray(mask, dtype=bool)
-    if np.broadcast_shapes(mask.shape, shape) != tuple(shape):
-        raise ValueError(f"{name}: mask of shape {mask.shape} does not broadcast to {tuple(shape)}")
-    mask = np.broadcast_to(mask, shape)
-    count = int(mask.sum())
-    return mask * np.asarray(1.0 / max(count, 1), dtype=dtype), count
-
-
-def bce_with_logits(logits, targets, mask=None):
-    """Binary cross-entropy on logits, mean over the kept entries (0.0 if none is kept).
-
-    ``loss = max(x, 0) - x * t + log1p(exp(-|x|))`` (stable for any x); ``dx = (sigmoid(x) - t) / count``.
-
-    Parameters
-    ----------
-    logits : Tensor, any shape.
-    targets : ndarray in [0, 1] broadcastable to ``logits``.
-    mask : bool ndarray broadcastable to ``logits`` (True = counted), or None.
-    """
-    x = logits.data
-    t = _const(targets, x.dtype)
-    w, _ = _mask_weights(mask, x.shape, x.dtype, "bce_with_logits")
-    elem = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-    loss = np.asarray((elem * w).sum(), dtype=x.dtype)
-
-    def backward(g):
-        return (g * w * (0.5 * (np.tanh(0.5 * x) + 1) - t),)
-    return Tensor.from_op(loss, (logits,), backward, "bce_with_logits")
-
-
-def cross_entropy(logits, targets, mask=None):
-    """Softmax cross-entropy ``-log softmax(logits)[target]``, mean over kept rows (0.0 if none).
-
-    Rows where ``mask`` is False may hold any target value (e.g. 0 for padding).
-    Backward: ``dlogits = (softmax - onehot(target)) / count`` on kept rows.
-
-    Parameters
-    ----------
-    logits : Tensor (M, C) -- or (..., C) in general.
-    targets : int ndarray (M,) -- or (...), values in ``[0, C)`` on kept rows.
-    mask : bool ndarray (M,) (True = counted), or None.
-    """
-    x = logits.data
-    c = x.shape[-1]
-    t = np.asarray(targets)
-    if t.shape != x.shape[:-1] or (t.size and not np.issubdtype(t.dtype, np.integer)):
-        raise ValueError(f"cross_entropy: targets must be integers of shape {x.shape[:-1]}, "
-                         f"got {t.dtype} {t.shape}")
-    w, _ = _mask_weights(mask, t.shape, x.dtype, "cross_entropy")   # (M,)
-    kept = w > 0 if mask is not None else np.ones(t.shape, dtype=bool)
-    if t.size and kept.any() and (t[kept].min() < 0 or t[kept].max() >= c):
-        bad = t[kept][(t[kept] < 0) | (t[kept] >= c)][0]
-        raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
-    t = np.where(kept, t, 0).reshape(-1)                                  # (M,)
-    rows, wf = np.arange(t.size), w.reshape(-1)
-    e = x.reshape(-1, c) - x.reshape(-1, c).max(axis=-1, keepdims=True)  # (M, C) shifted logits
-    picked = e[rows, t]                                                   # (M,)
-    np.exp(e, out=e)                                                      # e is ours: reuse it
-    total = e.sum(axis=-1)                                                # (M,) >= 1
-    loss = np.asarray(-((picked - np.log(total)) * wf).sum(), dtype=x.dtype)
-
-    def backward(g):
-        gw = g * wf                                                       # (M,)
-        d = e * (gw / total)[:, None]                                     # softmax * weight
-        d[rows, t] -= gw
-        return (d.reshape(x.shape),)
-    return Tensor.from_op(loss, (logits,), backward, "cross_entropy")
-
-
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, rng=None):
     """``softmax(q k^T / sqrt(h), masked) v`` as one node.
 
@@ -267,57 +191,3 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0, rng=None):
         return gq, gk, gv
     out = np.matmul(dropped(), v.data)                                  # (..., Tq, h)
     return Tensor.from_op(out, (q, k, v), backward, "attention"), probs
-
-
-def linear_cross_entropy(h, table, targets, chunk=2048):
-    """``cross_entropy(h @ table.T, targets)`` (mean over rows) without the (M, C) logits in memory.
-
-    The full-softmax next-item loss scores M positions against C items; the logits
-    matrix is M x C floats (hundreds of MB for a batch of long sequences). This node
-    walks over ``chunk`` rows at a time, keeping only each row's logsumexp, and
-    recomputes the chunk's logits in backward (one extra GEMM, memory O(chunk * C)).
-
-    Backward per chunk: ``P = softmax(z) - onehot(t)``, ``dh = P @ table / M``,
-    ``dtable += P^T @ h / M``.
-
-    Parameters
-    ----------
-    h : Tensor (M, d)
-    table : Tensor (C, d)
-    targets : int ndarray (M,), values in ``[0, C)``.
-    """
-    H, W = h.data, table.data
-    t = np.asarray(targets)
-    if H.ndim != 2 or W.ndim != 2 or H.shape[1] != W.shape[1] or t.shape != (H.shape[0],):
-        raise ValueError(f"linear_cross_entropy: need h (M, d), table (C, d), targets (M,); got "
-                         f"{H.shape}, {W.shape}, {t.shape}")
-    M, C = H.shape[0], W.shape[0]
-    if M and (t.min() < 0 or t.max() >= C):
-        raise IndexError(f"linear_cross_entropy: target {t.min() if t.min() < 0 else t.max()} "
-                         f"is out of range for {C} classes")
-    lse = np.empty(M, dtype=H.dtype)                                      # (M,)
-    picked = np.empty(M, dtype=H.dtype)                                   # (M,)
-    for s in range(0, M, chunk):
-        z = H[s:s + chunk] @ W.T                                          # (m, C)
-        m = z.max(axis=1)                                                 # (m,)
-        picked[s:s + chunk] = z[np.arange(z.shape[0]), t[s:s + chunk]]
-        z -= m[:, None]
-        np.exp(z, out=z)
-        lse[s:s + chunk] = m + np.log(z.sum(axis=1))
-    loss = np.asarray((lse - picked).mean() if M else 0.0, dtype=H.dtype)
-
-    def backward(g):
-        gh = np.empty_like(H)
-        gw = np.zeros_like(W)
-        scale = g / max(M, 1)
-        for s in range(0, M, chunk):
-            hc = H[s:s + chunk]                                           # (m, d)
-            p = hc @ W.T                                                  # (m, C)
-            p -= lse[s:s + chunk, None]
-            np.exp(p, out=p)                                              # softmax
-            p[np.arange(p.shape[0]), t[s:s + chunk]] -= 1.0
-            p *= scale
-            gh[s:s + chunk] = p @ W
-            gw += p.T @ hc
-        return gh, gw
-    return Tensor.from_op(loss, (h, table), backward, "linear_cross_entropy")

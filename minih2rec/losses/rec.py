@@ -41,6 +41,8 @@ def gather_real(H, target):
     flat = np.flatnonzero(target.reshape(-1) > 0)               # (M,)
     if flat.size == 0:
         raise ValueError("rec loss: the batch has no real position (every target is 0)")
+    if flat.size == B * T:                                      # no padding: no gather, no scatter back
+        return H.reshape(B * T, d), flat                        # (M, d)
     return H.reshape(B * T, d)[flat], flat                      # (M, d)
 
 
@@ -66,7 +68,7 @@ def full_softmax_loss(H, item_table, target):
     h, flat = gather_real(H, target)                            # (M, d)
     y = np.asarray(target).reshape(-1)[flat]                    # (M,) in 1..V
     _check_ids("target", y, item_table.shape[0])
-    # logits h @ E[1:]^T (M, V), column c = item c + 1, computed chunk by chunk (never all at once)
+    # logits h @ E[1:]^T (M, V), column c = item c + 1: one pass, chunk by chunk, gradients included
     return fused.linear_cross_entropy(h, item_table[1:], y - 1)
 
 
