@@ -9,7 +9,7 @@ from minih2rec.experiment import DataSpec, evaluate_checkpoint
 from minih2rec.semantic import SemanticIDs
 from minih2rec.semantic.encoder_weights import weights_available
 from minih2rec.semantic.minilm import MiniLM
-from minih2rec.semantic.sources import content_fingerprint, minilm_content, with_content
+from minih2rec.semantic.sources import content_fingerprint, minilm_content, principal_components, with_content
 
 pytestmark = pytest.mark.numpy_backend
 needs_weights = pytest.mark.skipif(not weights_available(),
@@ -50,6 +50,20 @@ def test_tfidf_and_planted_content_give_other_codes(tmp_path, tiny, capsys):
                      "--out", str(tmp_path / f"{name}.npz")] + extra) == 0
     own, tfidf = (SemanticIDs.load(tmp_path / f"{n}.npz").codes for n in ("own", "tfidf"))
     assert (own != tfidf).any()
+
+
+def test_principal_components_keep_the_leading_directions():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 3)) @ np.diag([10.0, 3.0, 0.1]) @ np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    z = principal_components(x, 2)                                      # (200, 2)
+    assert z.shape == (200, 2) and z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-6)
+    centred = x - x.mean(0)
+    direct = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+    unit = direct / np.linalg.norm(direct, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.abs(z), np.abs(unit), atol=1e-5)      # same components, up to their signs
+    np.testing.assert_array_equal(principal_components(-x, 2), principal_components(-x, 2))
+    assert principal_components(x[:2], 2).shape == (2, 3)               # n <= dim: nothing to reduce
 
 
 def test_fingerprint_depends_on_every_text_and_the_weights():
@@ -110,7 +124,7 @@ def test_sids_then_train_encode_once_and_evaluate_rebuilds_the_content(tmp_path,
     assert "read from the cache" in capsys.readouterr().out
     assert len(list(tmp_path.glob("content-minilm-*.npy"))) == 1
     spec = DataSpec(preset="tiny", content="minilm", cache_dir=str(tmp_path))
-    assert spec.load().content.shape == (151, 384)
+    assert spec.load().content.shape == (151, 64)                     # 64 principal components
     evaluate_checkpoint(str(tmp_path / "best.npz"), protocols=("full",), log=lambda *a: None)  # fingerprint matches
 
 

@@ -4,7 +4,11 @@
   data does), else TF-IDF + SVD of its item text (:func:`.content.content_for`);
 * ``"tfidf"`` -- TF-IDF + SVD of the item text, even when the dataset has its own vectors;
 * ``"minilm"`` -- all-MiniLM-L6-v2 sentence embeddings of the item text (:mod:`.minilm`),
-  384 wide, computed once and cached (below);
+  computed once and cached (below), then reduced to their top ``MINILM_DIM`` = 64 principal
+  components and scaled to unit length. Why: RQ-KMeans on the raw 384-d vectors finds little
+  structure in the residuals (on MovieLens-100K the deeper levels put most items on a few
+  codes: 16.7 % of the items share their full 4 x 128 tuple), while on the 64 leading
+  components 1.8 % do -- and TF-IDF's default is 64 wide too;
 * anything else -- a ``.npy``/``.npz`` file of (V, D) or (V+1, D) vectors
   (:func:`.content.load_content_vectors`).
 
@@ -30,6 +34,7 @@ from .content import load_content_vectors
 from .minilm import MiniLM
 
 KEYWORDS = ("tfidf", "minilm")
+MINILM_DIM = 64           # principal components of the MiniLM vectors that are quantized (see above)
 
 
 def describe_source(source):
@@ -68,12 +73,37 @@ def with_content(inter, source=None, encoder_weights=None, cache_dir=None, log=p
     if source == "tfidf":
         return replace(inter, content=None)                  # content_for then takes TF-IDF of the text
     if source == "minilm":
-        return replace(inter, content=minilm_content(inter.item_text, encoder_weights, cache_dir, log))
+        vectors = minilm_content(inter.item_text, encoder_weights, cache_dir, log)       # (V+1, 384)
+        out = np.zeros((vectors.shape[0], min(MINILM_DIM, vectors.shape[1])), dtype=np.float32)
+        reduced = principal_components(vectors[1:], MINILM_DIM)
+        out[1:, :reduced.shape[1]] = reduced
+        return replace(inter, content=out)
     path = os.path.expanduser(os.fspath(source))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--content {source}: no such file; use tfidf, minilm or a .npy/.npz "
                                 f"of (V, D) content vectors")
     return replace(inter, content=load_content_vectors(path, inter.num_items))
+
+
+def principal_components(x, dim):
+    """Rows of ``x`` (n, D) on their top-``dim`` principal directions, scaled to unit length.
+
+    Centre, take the SVD, project on the first ``dim`` right singular vectors (each signed so
+    that its largest entry is positive: the same result on every LAPACK). A catalogue of at
+    most ``dim`` items has nothing to reduce and is returned centred and normalised as is.
+
+    Returns
+    -------
+    float32 (n, min(dim, D)) -- or (n, D) when n <= dim.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    c = x - x.mean(axis=0)                                              # (n, D)
+    if x.shape[0] > dim:
+        vt = np.linalg.svd(c, full_matrices=False)[2][:dim]             # (dim, D)
+        vt *= np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]
+        c = c @ vt.T                                                    # (n, dim)
+    norms = np.linalg.norm(c, axis=1, keepdims=True)
+    return np.divide(c, norms, out=np.zeros_like(c), where=norms > 0).astype(np.float32)
 
 
 def content_fingerprint(texts, weights_fingerprint):
