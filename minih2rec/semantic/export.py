@@ -135,8 +135,8 @@ def read_item_codes(path, inter, field="sid", item_field="item_id"):
             codes[i], seen[i] = [int(t) for t in tuple_], True
     if codes is None or not seen[1:].all():
         missing = 1 if codes is None else int(np.flatnonzero(~seen[1:])[0]) + 1
-        raise DataFormatError(path, None, f"no {field} for item {np.asarray(inter.item_ids)[missing].item()} (item id {missing}) "
-                                          f"of {inter.name}")
+        raw = np.asarray(inter.item_ids)[missing].item()
+        raise DataFormatError(path, None, f"no {field} for item {raw} (item id {missing}) of {inter.name}")
     return codes
 
 
