@@ -31,8 +31,19 @@ so with dropout a chunked batch sees different (equally distributed) masks than 
 batch in one shot; without dropout the two agree to float rounding, in every loss term and
 every gradient (tests/test_recompute.py).
 
-The trade (measured on a 2-core machine, see the README): one extra forward of the chunked
-batches, about +1/3 of their compute, for the memory of one chunk's graph.
+The trade: one extra forward of the encoder, for the memory of one chunk's graph. Measured
+on a shared 2-core machine (load 6-9, ``OPENBLAS_NUM_THREADS=1``; README, "Measured"):
+
+* ML-100K, the default H2Rec, batches of 128, 3,072 tokens per chunk: 39.0-45.2 s per epoch
+  chunked vs 26.7-37.4 s in one shot; peak RSS 674-678 MB vs 738-745 MB. The code before
+  this module left ``models/`` shows the same: 39.6-42.9 s chunked vs 21.6-23.6 s one shot.
+* ML-1M-shaped, max_len 200, 8 steps: 300 s, 831 MB chunked vs 205 s, 2,901 MB in one shot.
+
+So the one-shot step is the faster one: an earlier measurement (chunks 10-20 % faster on
+ordinary batches, read as a cache-footprint effect: a 3,072-token chunk's d = 64 activations
+fit in L2/L3, a whole batch's do not) did not reproduce with length-bucketed batches, the
+default now. Bucketing already gives what per-chunk length cuts gave (batches that cost about
+their real tokens) without recomputing; chunking pays only when memory is the limit.
 """
 import numpy as np
 
@@ -121,7 +132,7 @@ def encode_in_chunks(model, seq, positions, es_table, max_tokens, with_msg=False
         grad, es_leaf.grad = es_leaf.grad, None
         return (grad,)
 
-    node = Tensor._make(packed, (es_table,), backward, "encode_in_chunks")
+    node = Tensor.from_op(packed, (es_table,), backward, "encode_in_chunks")
     parts, start = [], 0
     for size, shape in zip(sizes, [(B, T, 2 * d), (B, d), (B, d)]):
         parts.append(node[start:start + size].reshape(shape))
