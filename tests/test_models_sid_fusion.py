@@ -9,7 +9,7 @@ from minih2rec.models import SASRecConfig
 from minih2rec.models.fusion import FusionConfig, FusionRec
 from minih2rec.models.h2rec import H2Rec
 from minih2rec.factory import BUILDERS
-from minih2rec.models.item_side import CodeEmbeddings, check_codes, pca_rows
+from minih2rec.models.item_side import CodeEmbeddings, check_codes, mean_row_norm, pca_rows
 from minih2rec.models.sid import SIDConfig, SIDRec
 from minih2rec.optim import Adam
 from minih2rec.semantic.build import default_codebook_size, item_content, semantic_ids
@@ -114,8 +114,10 @@ def test_fusion_item_is_hid_plus_sid_and_hot_start():
     np.testing.assert_allclose(m.item_table().data, m.item_emb.weight.data + m.code_emb.table().data)
     content = np.random.default_rng(0).standard_normal((V + 1, 6))
     hot = FusionRec(small(FusionConfig, hot_start=True), CODES, content=content)
-    pca = pca_rows(content, 8, np.random.default_rng(0))                # D = 6 < d: 2 noise columns
+    fresh = mean_row_norm(FusionRec(small(FusionConfig), CODES).item_emb.weight.data)
+    pca = pca_rows(content, 8, np.random.default_rng(0), fresh)         # D = 6 < d: 2 noise columns
     np.testing.assert_allclose(hot.item_emb.weight.data[:, :6], pca[:, :6], atol=1e-6)
+    assert mean_row_norm(hot.item_emb.weight.data[:, :6]) == pytest.approx(fresh, rel=1e-5)  # init's scale
     with pytest.raises(ValueError, match="hot_start=True needs content"):
         FusionRec(small(FusionConfig, hot_start=True), CODES)
 

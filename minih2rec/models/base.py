@@ -70,7 +70,8 @@ class BackboneConfig:
                                 # (q_i ~ count_i ** proposal_beta; the model needs item_counts)
     proposal_beta: float = 0.5  # flattens the popularity proposal (0 = uniform, 1 = raw counts)
     seed: int = 0               # one seed drives init and dropout -> runs are reproducible
-    block: str = "pre_ln"       # transformer block layout: "sasrec" | "pre_ln" | "post_ln" (nn/transformer.py)
+    block: str = "sasrec"       # SASRec's own block (nn/transformer.py; "pre_ln" | "post_ln" also work):
+                                # as good as pre-LN alone, and part of the set that matches PyTorch SASRec
     ffn_hidden: int = None      # None = d, SASRec's point-wise FFN keeps the width
     activation: str = "relu"    # SASRec's FFN uses ReLU ("gelu" is the modern alternative)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..nn import Embedding
 from .base import check_field
-from .item_side import SIDConfig, pca_rows
+from .item_side import SIDConfig, mean_row_norm, pca_rows
 from .sid import TableRecommender
 
 
@@ -56,7 +56,8 @@ class FusionRec(TableRecommender):
                 got = None if content is None else np.shape(content)
                 raise ValueError(f"FusionRec: hot_start=True needs content of shape (V+1, D) = "
                                  f"({c.num_items + 1}, D), got {got}")
-            self.item_emb.weight.data[...] = pca_rows(content, c.d, self.rng)
+            fresh = mean_row_norm(self.item_emb.weight.data)        # keep the init's scale
+            self.item_emb.weight.data[...] = pca_rows(content, c.d, self.rng, fresh)
 
     def item_table(self):
         """``E_h + e_s`` (V+1, d), row 0 = 0."""

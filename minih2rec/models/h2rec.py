@@ -40,7 +40,7 @@ from ..losses.alignment import (code_alignment_loss, code_positive_weights, lowe
 from ..nn import Embedding, MultiHeadAttention, Parameter, SASRecBackbone
 from .base import SequentialRecommender, check_field, check_sequence_inputs, input_view
 from .h2rec_layers import GranularityGate, LevelCrossAttention, mix_levels
-from .item_side import CodeEmbeddings, SIDConfig, check_codes, init_normal, pca_rows
+from .item_side import CodeEmbeddings, SIDConfig, check_codes, init_normal, mean_row_norm, pca_rows
 
 
 @dataclass
@@ -138,7 +138,8 @@ class H2Rec(SequentialRecommender):
                 got = None if content is None else np.shape(content)
                 raise ValueError(f"H2Rec: hot_start=True needs content of shape (V+1, D) = "
                                  f"({c.num_items + 1}, D), got {got}")
-            self.item_emb.weight.data[...] = pca_rows(content, c.d, rng)
+            fresh = mean_row_norm(self.item_emb.weight.data)        # keep the init's scale
+            self.item_emb.weight.data[...] = pca_rows(content, c.d, rng, fresh)
         L = c.num_levels
         self.level_attn = LevelCrossAttention(L, c.d, c.heads, c.dropout, rng) if c.cross_attention else None
         self.sid_attn = MultiHeadAttention(c.d, c.heads, c.dropout, rng) if c.cross_attention else None

@@ -110,23 +110,26 @@ def _projection(vectors, d, rng):
 
 
 def _unit_mean_norm(x):
-    """Scale ``x`` (n, d) so its rows have mean L2 norm 1 (the scale of ``nn.Embedding``'s init)."""
+    """Scale ``x`` (n, d) so its rows have mean L2 norm 1."""
     norm = np.linalg.norm(x, axis=1).mean()
     return x / norm if norm > 0 else x
 
 
-def pca_rows(content, d, rng):
+def pca_rows(content, d, rng, row_norm=1.0):
     """Hot-start rows for the hash table: content vectors on their top-d principal directions.
 
     Items 1..V are centred and projected on the top ``min(d, D)`` eigenvectors of their
     covariance; if D < d the remaining columns are small random noise. Rows are scaled to
-    a mean norm of 1, the scale of a freshly initialised ``Embedding``. Row 0 stays zero.
+    a mean norm of ``row_norm`` -- pass the mean row norm of the freshly initialised table
+    (``mean_row_norm``), so a hot start keeps the scale the model would start from anyway.
+    Row 0 stays zero.
 
     Parameters
     ----------
     content : float array (V+1, D) -- row i = item i's content vector (row 0 = padding).
     d : int -- width of the table.
     rng : np.random.Generator -- for the filler columns when D < d.
+    row_norm : float -- mean L2 norm of the returned rows 1..V.
 
     Returns
     -------
@@ -140,10 +143,15 @@ def pca_rows(content, d, rng):
     k = min(d, x.shape[1])
     proj = x @ vecs[:, ::-1][:, :k]                                # (V, k) top components
     out = np.zeros((x.shape[0] + 1, d))
-    out[1:, :k] = _unit_mean_norm(proj)
+    out[1:, :k] = _unit_mean_norm(proj) * row_norm
     if k < d:
-        out[1:, k:] = rng.standard_normal((x.shape[0], d - k)) * 0.01
+        out[1:, k:] = rng.standard_normal((x.shape[0], d - k)) * 0.01 * row_norm
     return out.astype(np.float32)
+
+
+def mean_row_norm(table):
+    """Mean L2 norm of rows 1..V of an item table (V+1, d): the scale a hot start should keep."""
+    return float(np.linalg.norm(np.asarray(table)[1:], axis=1).mean())
 
 
 class CodeEmbeddings(Module):

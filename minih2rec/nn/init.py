@@ -5,10 +5,14 @@ Which layer uses what (and why):
 * ``Linear.weight``    -- ``xavier_uniform``: keeps the activation variance roughly constant
   through a layer in both directions (Glorot & Bengio, 2010); SASRec's reference code uses the
   Xavier family for all its projections. ``Linear.bias`` starts at zero.
-* ``Embedding.weight`` -- ``normal(std = dim ** -0.5)``: a row then has norm ~1, so after
-  SASRec's ``x sqrt(d)`` input scaling each component has variance ~1 (the same scale as a
-  LayerNorm output), and initial scores ``h . e_i`` with a LayerNorm-ed state ``h`` are
-  O(1) logits -- neither saturated nor vanishing. Row ``padding_idx`` is zeroed.
+* ``Embedding.weight`` -- ``xavier_normal``, std ``sqrt(2 / (num + dim))``, as SASRec's
+  common PyTorch code does. Its scale follows the table's size: an item table of 1,350 x 64
+  starts at std 0.037, the position table (50 x 64) at 0.13, so after the ``x sqrt(d)``
+  input scaling positions and items are of similar size and the model can learn order
+  from the first epoch; initial scores ``h . e_i`` are small, so the first steps are a
+  near-uniform softmax. On ML-100K this learns about twice as fast per epoch as
+  ``std = dim ** -0.5`` for every table (README, "What was tried"). Row ``padding_idx``
+  is zeroed.
 * ``LayerNorm``        -- weight ones, bias zeros (an identity affine map at start).
 """
 import numpy as np
@@ -32,6 +36,17 @@ def xavier_uniform(shape, rng, gain=1.0):
     fan_in, fan_out = shape
     a = gain * np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-a, a, size=shape).astype(np.float32)
+
+
+def xavier_normal(shape, rng, gain=1.0):
+    """Glorot normal: N(0, std^2) with ``std = gain * sqrt(2 / (fan_in + fan_out))``, float32.
+
+    For an embedding table (num, dim) the fans are its two sides, so a big item table
+    starts small (std 0.037 for 1,350 x 64) and a position table (50 x 64) at ~0.13.
+    """
+    if len(shape) != 2:
+        raise ValueError(f"xavier_normal: expected a 2-D shape, got {shape}")
+    return normal(shape, rng, std=gain * np.sqrt(2.0 / (shape[0] + shape[1])))
 
 
 def normal(shape, rng, std=0.02):

@@ -24,9 +24,10 @@ class Embedding(Module):
     ----------
     num : int -- rows (for items: V + 1).
     dim : int -- width d.
-    rng : np.random.Generator -- for ``normal(std)`` init.
+    rng : np.random.Generator -- for the normal init.
     padding_idx : int or None -- the row kept at zero; None for e.g. position tables.
-    std : float or None -- init std; default ``dim ** -0.5`` (see nn/init.py).
+    std : float or None -- init std; default Xavier-normal, ``sqrt(2 / (num + dim))``
+        (see nn/init.py).
     """
 
     def __init__(self, num, dim, rng, padding_idx=0, std=None):
@@ -36,7 +37,7 @@ class Embedding(Module):
         if padding_idx is not None and not 0 <= padding_idx < num:
             raise ValueError(f"Embedding: padding_idx={padding_idx} outside [0, {num})")
         self.num, self.dim, self.padding_idx = num, dim, padding_idx
-        w = init.normal((num, dim), rng, std=dim ** -0.5 if std is None else std)
+        w = init.xavier_normal((num, dim), rng) if std is None else init.normal((num, dim), rng, std=std)
         if padding_idx is not None:
             w[padding_idx] = 0.0
         self.weight = Parameter(w)
