@@ -7,7 +7,9 @@ Every compiled kernel lives in three versions with one signature:
 * ``<name>_nb``  -- the same module's plain-Python loop wrapped by ``numba.njit``
   at import (so ``NUMBA_DISABLE_JIT=1`` runs the very same source);
 * ``<name>_cy``  -- the Cython twin, compiled from ``ext/_<module>.pyx`` into
-  ``minih2rec._ext._<module>``.
+  ``minih2rec._ext._<module>``. A kernel registered with no Cython module (``None``)
+  has no twin by design: its Numba loop is its compiled version, it counts as
+  "not slower" on Numba, and ``MINIH2REC_BACKEND=cython`` runs that Numba loop.
 
 Environment switches (read when a kernel is first resolved; ``reset()`` re-reads):
 
@@ -35,6 +37,8 @@ KERNELS = {
                          "residual quantization (nearest-codeword search)"),
     "sampled_softmax": ("minih2rec.kernels.sampled_softmax", "minih2rec._ext._sampled_softmax",
                         "sampled-softmax training loss"),
+    "softmax_xent": ("minih2rec.kernels.softmax_xent", None,       # Numba only (vectorised exp)
+                     "full-softmax training loss (per-logit passes)"),
 }
 
 _resolved = {}   # kernel -> (backend, callable)
@@ -55,6 +59,8 @@ def _load(kernel, backend):
     """Return the callable for one kernel/backend, or raise ImportError/AttributeError."""
     py_mod, cy_mod, _ = KERNELS[kernel]
     if backend == "cython":
+        if cy_mod is None:
+            raise ImportError(f"{kernel} has no Cython twin (its Numba loop is its compiled version)")
         return getattr(importlib.import_module(cy_mod), kernel + "_cy")
     if backend == "numba":
         importlib.import_module("numba")
@@ -98,6 +104,13 @@ def _first_loadable(kernel, order):
     return None, None, errors
 
 
+def _order_for(kernel, order):
+    """``order`` as it applies to ``kernel``: one with no Cython twin by design reads "cython" as "numba"."""
+    if KERNELS[kernel][1] is None:
+        order = tuple(dict.fromkeys("numba" if b == "cython" else b for b in order))
+    return order
+
+
 def _warn_fallback_once(order):
     """One line, once per process: every kernel that runs below ``order[0]``, and the first cause."""
     if "fallback" in _warned:
@@ -105,8 +118,9 @@ def _warn_fallback_once(order):
     _warned.add("fallback")
     slower, causes = [], {}
     for k in KERNELS:
-        b, _, errors = _first_loadable(k, order)
-        if b is not None and b != order[0]:
+        korder = _order_for(k, order)
+        b, _, errors = _first_loadable(k, korder)
+        if b is not None and b != korder[0]:
             slower.append(f"{k!r} runs on {b} ({KERNELS[k][2]} will be slower)")
             causes.update({name: exc for name, exc in errors.items() if name not in causes})
     why = "; ".join(f"{name}: {' '.join(str(exc).split())}" for name, exc in causes.items())
@@ -122,11 +136,11 @@ def resolve(kernel):
     if kernel not in KERNELS:
         raise KeyError(f"unknown kernel {kernel!r}; known: {', '.join(KERNELS)}")
     forced = _env_backend()
-    order = (forced,) if forced else BACKENDS
+    order = _order_for(kernel, (forced,) if forced else BACKENDS)
     b, fn, errors = _first_loadable(kernel, order)
     if b is not None and not (b == "numpy" and _require_compiled() and forced != "numpy"):
         if b != order[0]:
-            _warn_fallback_once(order)
+            _warn_fallback_once((forced,) if forced else BACKENDS)
         _resolved[kernel] = (b, fn)
         return _resolved[kernel]
     why = "; ".join(f"{k}: {v}" for k, v in errors.items()) or "the compiled versions are missing"

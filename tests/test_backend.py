@@ -200,3 +200,22 @@ def test_missing_compiled_kernels_print_one_line_in_a_fresh_process():
     assert len(lines) == 1, out.stderr
     assert "RuntimeWarning: minih2rec kernels:" in lines[0] and "cython: " in lines[0]
     assert "cython" not in out.stdout
+
+
+def test_kernel_without_a_cython_twin_runs_numba_silently(fake_kernel):
+    """Cython module None = no twin by design: numba is its top backend, and 'cython' means numba."""
+    kernels = dict(_backend.KERNELS)
+    kernels["fake_nb_only"] = (kernels["fake_nb_only"][0], None, "the other fake loop")
+    fake_kernel.setattr(_backend, "KERNELS", kernels)
+    _backend.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)            # no fallback warning
+        assert _backend.resolve("fake_nb_only")[0] == "numba"
+        assert _backend.resolve("fake_nb_only")[1](2) == ("numba", 2)
+    assert "cython" not in _backend.implementations("fake_nb_only")
+    fake_kernel.setenv("MINIH2REC_BACKEND", "cython")
+    _backend.reset()
+    assert _backend.resolve("fake_nb_only")[0] == "numba"
+    fake_kernel.setenv("MINIH2REC_BACKEND", "numpy")
+    _backend.reset()
+    assert _backend.resolve("fake_nb_only")[0] == "numpy"

@@ -8,6 +8,7 @@ Shapes: M rows, C classes, d width.
 """
 import numpy as np
 
+from ..kernels.softmax_xent import softmax_xent
 from . import grad_mode
 from .tensor import Tensor
 
@@ -100,8 +101,8 @@ def linear_cross_entropy(h, table, targets, chunk=256):
     gradients in the same pass, while the chunk's logits are still in cache::
 
         z = h_c W^T                      (m, C) -- the only (rows x C) buffer, reused in place
-        loss += sum(logsumexp(z) - z[t])
-        P = softmax(z) - onehot(t)       (in place, scaled by 1/M)
+        loss += sum(logsumexp(z) - z[t])   } the softmax_xent kernel, one row
+        P = softmax(z) - onehot(t)         } at a time (P in place, scaled by 1/M)
         dh_c = P W,  dW += P^T h_c
 
     Backward then only scales ``dh`` and ``dW`` by the incoming (scalar) gradient. Three
@@ -133,18 +134,10 @@ def linear_cross_entropy(h, table, targets, chunk=256):
     total = 0.0
     for s in range(0, M, chunk):
         hc, tc = H[s:s + chunk], t[s:s + chunk]                           # (m, d), (m,)
-        rows = np.arange(hc.shape[0])
         z = hc @ WT                                                       # (m, C) logits
-        mx = z.max(axis=1)                                                # (m,)
-        picked = z[rows, tc]                                              # (m,)
-        z -= mx[:, None]
-        np.exp(z, out=z)
-        sums = z.sum(axis=1)                                              # (m,) >= 1
-        total += float((mx + np.log(sums) - picked).sum(dtype=np.float64))
+        total += float(softmax_xent(z, tc, inv_m, grad=want).sum())       # z <- (softmax - onehot) / M
         if not want:
             continue
-        z *= (inv_m / sums)[:, None]                                      # softmax / M
-        z[rows, tc] -= inv_m                                              # - onehot / M
         if gh is not None:
             np.matmul(z, W, out=gh[s:s + chunk])                          # (m, d)
         if gw is not None:
