@@ -52,7 +52,7 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
         for m in models:
             cfg = replace(base_cfg, seed=seed)
             t0 = time.perf_counter()
-            res = run(m, data, cfg, model_overrides.get(m, {}), out_dir=None, protocols=(protocol,),
+            res = run(m, data, cfg, model_overrides.get(m, {}), out_dir=None, protocols=PROTOCOLS,
                       progress=f"{m} seed {seed}" if progress else False, log=lambda *a, **k: None, inter=inter,
                       sids=sids if m in SEMANTIC_MODELS else None)
             res.pop("_model"), res.pop("_split")
@@ -64,9 +64,14 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
     summary = _summarise(runs, protocol)
     summary.update(data=runs[models[0]][0]["data"], seeds=list(seeds), protocol=protocol,
                    description=runs[models[0]][0]["test"][protocol]["description"])
-    if "h2rec" in runs and "sasrec" in runs:
-        summary["h2rec_over_sasrec"] = _ratios(summary["models"]["h2rec"], summary["models"]["sasrec"])
-    log(format_table(summary))
+    other = next(p for p in PROTOCOLS if p != protocol)          # both are cheap: report both
+    summary["other_protocol"] = _summarise(runs, other)
+    summary["other_protocol"].update(protocol=other, seeds=list(seeds),
+                                     description=runs[models[0]][0]["test"][other]["description"])
+    for s in (summary, summary["other_protocol"]):
+        if "h2rec" in runs and "sasrec" in runs:
+            s["h2rec_over_sasrec"] = _ratios(s["models"]["h2rec"], s["models"]["sasrec"])
+        log(format_table(s))
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         summary["figure"] = _plot(runs, protocol, os.path.join(out_dir, "compare_buckets.png"))

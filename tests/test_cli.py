@@ -114,6 +114,10 @@ def test_compare_writes_table_figure_and_json_with_h2rec_flags(tmp_path, capsys,
     assert config["h2rec"]["hot_start"] is True and config["h2rec"]["hid_dropout"] == 0.1
     assert "hot_start" not in config["sasrec"] and "hid_dropout" not in config["sasrec"]
     assert (out / "compare_buckets.png").stat().st_size > 0
+    other = result["other_protocol"]                   # both protocols: the table's and the paper's
+    assert other["protocol"] == "sampled" and set(other["models"]) == {"sasrec", "h2rec"}
+    assert "100 sampled negatives" in other["description"] or "sampled" in other["description"]
+    assert text.count("H2Rec / SASRec") == 2
 
 
 @pytest.mark.parametrize("flags, named", [(["--lr", "inf"], "--lr"), (["--lr", "nan"], "--lr"),
