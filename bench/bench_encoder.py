@@ -89,9 +89,10 @@ def main():
           f"{tokens / seconds:,.0f} tokens/s")
     print(f"useful {flops / seconds / 1e9:.1f} GFLOP/s vs float32 matmul peak {peak:.1f} GFLOP/s "
           f"(2048^3 np.matmul, same threads): {flops / seconds / 1e9 / peak:.0%} of peak")
-    if not args.quick:
-        verdict = "met" if seconds <= 60 else "missed"
-        print(f"target: {len(texts):,} titles in <= 60 s on 2 cores -- {verdict} ({seconds:.1f} s)")
+    if not args.quick:           # the verdict holds for this run's threads and load only
+        where = f"BLAS threads {threads}, {machine_line().rsplit(', ', 1)[-1]}"
+        print(f"target: {len(texts):,} titles in <= 60 s on 2 idle cores; this run: {seconds:.1f} s "
+              f"({'within' if seconds <= 60 else 'over'} it with {where})")
     return 0
 
 
