@@ -39,6 +39,8 @@ KERNELS = {
                         "sampled-softmax training loss"),
     "softmax_xent": ("minih2rec.kernels.softmax_xent", None,       # Numba only (vectorised exp)
                      "full-softmax training loss (per-logit passes)"),
+    "layer_norm_forward": ("minih2rec.kernels.layer_norm", None, "LayerNorm forward"),     # Numba only
+    "layer_norm_backward": ("minih2rec.kernels.layer_norm", None, "LayerNorm backward"),   # Numba only
 }
 
 _resolved = {}   # kernel -> (backend, callable)

@@ -12,6 +12,7 @@ attention q (..., Tq, h), k and v (..., Tk, h).
 """
 import numpy as np
 
+from ..kernels.layer_norm import layer_norm_backward, layer_norm_forward
 from ._arrays import _unbroadcast
 from .fused_losses import bce_with_logits, cross_entropy, linear_cross_entropy  # noqa: F401
 from .tensor import Tensor
@@ -50,6 +51,7 @@ def layer_norm(x, weight, bias, eps=1e-5):
     Backward (per row, gh = g * weight):
     ``dx = (gh - mean(gh) - xhat * mean(gh * xhat)) / sqrt(var + eps)``,
     ``dweight = sum(g * xhat)``, ``dbias = sum(g)`` over all leading axes.
+    Both run as the row kernels of ``kernels/layer_norm.py`` on x as (N, C).
 
     Parameters
     ----------
@@ -57,26 +59,21 @@ def layer_norm(x, weight, bias, eps=1e-5):
     weight, bias : Tensor (C,) or None (None = no scale / no shift).
     eps : float added to the variance.
     """
-    xc = x.data - x.data.mean(axis=-1, keepdims=True)                  # (..., C)
-    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)  # (..., 1)
-    xhat = xc * rstd
-    out = xhat if weight is None else xhat * weight.data
-    out = out if bias is None else out + bias.data
+    C = x.shape[-1]
+    w = np.ones(C, dtype=x.dtype) if weight is None else weight.data
+    b = np.zeros(C, dtype=x.dtype) if bias is None else bias.data
+    y, xhat, rstd = layer_norm_forward(x.data.reshape(-1, C), w, b, eps)   # (N, C), (N, C), (N,)
     parents = tuple(t for t in (x, weight, bias) if t is not None)
 
     def backward(g):
-        lead = tuple(range(g.ndim - 1))
-        gh = g if weight is None else g * weight.data
-        grads = [None]
-        if x.requires_grad:
-            grads[0] = rstd * (gh - gh.mean(axis=-1, keepdims=True)
-                               - xhat * (gh * xhat).mean(axis=-1, keepdims=True))
+        dx, dw, db = layer_norm_backward(g.reshape(-1, C), xhat, rstd, w)  # (N, C), (C,), (C,)
+        grads = [dx.reshape(x.shape) if x.requires_grad else None]
         if weight is not None:
-            grads.append((g * xhat).sum(axis=lead) if weight.requires_grad else None)
+            grads.append(dw if weight.requires_grad else None)
         if bias is not None:
-            grads.append(g.sum(axis=lead) if bias.requires_grad else None)
+            grads.append(db if bias.requires_grad else None)
         return grads
-    return Tensor.from_op(out.astype(x.dtype, copy=False), parents, backward, "layer_norm")
+    return Tensor.from_op(y.reshape(x.shape), parents, backward, "layer_norm")
 
 
 def dropout(x, p, rng, training=True):
