@@ -33,10 +33,11 @@ class LevelCrossAttention(Module):
         super().__init__()
         self.levels, self.d, self.heads, self.dropout, self.rng = levels, d, heads, float(dropout), rng
 
-        def weight():
-            return Parameter(np.stack([init.xavier_uniform((d, d), rng) for _ in range(levels)]))
+        def weight():                                                  # as L nn.Linear(d, d)
+            return Parameter(init.fan_in_uniform((levels, d, d), d, rng))
         self.wq, self.wk, self.wv, self.wo = weight(), weight(), weight(), weight()   # (L, d, d) each
-        self.bq, self.bk, self.bv, self.bo = (Parameter(init.zeros((levels, 1, d))) for _ in range(4))
+        self.bq, self.bk, self.bv, self.bo = (Parameter(init.fan_in_uniform((levels, 1, d), d, rng))
+                                              for _ in range(4))
 
     def forward(self, queries, keys, pad):
         """``queries`` (L, B, T, d), ``keys`` (B, T, d) (also the values), ``pad`` (B, T) -> (L, B, T, d)."""
@@ -79,6 +80,7 @@ class GranularityGate(Module):
         self.fc1 = Linear(d + num_levels, hidden, rng)
         self.fc2 = Linear(hidden, num_levels, rng)
         self.fc2.weight.data[...] = 0.0                             # start exactly at the prior
+        self.fc2.bias.data[...] = 0.0
 
     def forward(self, x):
         """``x`` Tensor (..., d) -> alpha Tensor (..., L), rows summing to 1."""

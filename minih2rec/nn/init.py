@@ -2,9 +2,11 @@
 
 Which layer uses what (and why):
 
-* ``Linear.weight``    -- ``xavier_uniform``: keeps the activation variance roughly constant
-  through a layer in both directions (Glorot & Bengio, 2010); SASRec's reference code uses the
-  Xavier family for all its projections. ``Linear.bias`` starts at zero.
+* ``Linear.weight`` and ``Linear.bias`` -- ``fan_in_uniform``, U(-a, a) with
+  ``a = 1 / sqrt(fan_in)``: PyTorch's default for ``nn.Linear``, which SASRec's PyTorch code
+  keeps. Its variance ``1 / (3 fan_in)`` is a third of Xavier's at d = 64, so attention
+  and FFN branches start small next to the residual stream; on ML-100K SASRec learned
+  faster per epoch with it than with ``xavier_uniform`` (README, "What was tried").
 * ``Embedding.weight`` -- ``xavier_normal``, std ``sqrt(2 / (num + dim))``, as SASRec's
   common PyTorch code does. Its scale follows the table's size: an item table of 1,350 x 64
   starts at std 0.037, the position table (50 x 64) at 0.13, so after the ``x sqrt(d)``
@@ -16,6 +18,21 @@ Which layer uses what (and why):
 * ``LayerNorm``        -- weight ones, bias zeros (an identity affine map at start).
 """
 import numpy as np
+
+
+def fan_in_uniform(shape, fan_in, rng):
+    """U(-a, a) with ``a = 1 / sqrt(fan_in)`` (PyTorch's ``nn.Linear`` default), float32.
+
+    Parameters
+    ----------
+    shape : tuple -- e.g. (fan_in, fan_out) for a weight, (fan_out,) for its bias.
+    fan_in : int -- inputs of the layer the entries belong to.
+    rng : np.random.Generator
+    """
+    if fan_in < 1:
+        raise ValueError(f"fan_in_uniform: fan_in must be >= 1, got {fan_in}")
+    a = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-a, a, size=shape).astype(np.float32)
 
 
 def xavier_uniform(shape, rng, gain=1.0):

@@ -70,15 +70,15 @@ class Linear(Module):
     Parameters
     ----------
     d_in, d_out : int
-    rng : np.random.Generator -- for ``xavier_uniform`` init of W (b starts at 0).
+    rng : np.random.Generator -- for the ``fan_in_uniform`` init of W and b (nn/init.py).
     bias : bool
     """
 
     def __init__(self, d_in, d_out, rng, bias=True):
         super().__init__()
         self.d_in, self.d_out = d_in, d_out
-        self.weight = Parameter(init.xavier_uniform((d_in, d_out), rng))
-        self.bias = Parameter(init.zeros(d_out)) if bias else None
+        self.weight = Parameter(init.fan_in_uniform((d_in, d_out), d_in, rng))
+        self.bias = Parameter(init.fan_in_uniform((d_out,), d_in, rng)) if bias else None
 
     def forward(self, x):
         """``x`` Tensor (..., d_in) -> (..., d_out)."""
