@@ -50,3 +50,11 @@ def test_public_functions_check_shapes():
         layer_norm_forward(np.zeros((4, 3), dtype=np.int64), np.ones(3), np.zeros(3), 1e-5)
     with pytest.raises(ValueError, match="do not match"):
         layer_norm_backward(np.zeros((4, 3)), np.zeros((4, 3)), np.ones(3), np.ones(3))
+
+
+@pytest.mark.parametrize("backend", list(FWD))
+def test_nan_input_stays_in_its_row(backend):
+    x = np.random.default_rng(5).standard_normal((3, 8)).astype(np.float32)
+    x[0, 2] = np.nan
+    y, _, _ = FWD[backend](x, np.ones(8, np.float32), np.zeros(8, np.float32), 1e-5)
+    assert np.isnan(y[0]).all() and np.isfinite(y[1:]).all()

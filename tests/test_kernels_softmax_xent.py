@@ -76,3 +76,12 @@ def test_public_function_checks_inputs():
     with pytest.raises(ValueError, match="float32/float64"):
         softmax_xent(np.zeros((2, 3), dtype=np.int64), np.array([0, 1]), 1.0)
     assert softmax_xent(np.zeros((0, 3), dtype=np.float32), np.zeros(0, dtype=np.int64), 1.0).shape == (0,)
+
+
+@pytest.mark.parametrize("backend", list(IMPLS))
+def test_nan_logit_gives_nan_loss_not_an_error(backend):
+    """A NaN weight must surface as a NaN loss (the trainer stops on it), not as a finite value or a crash."""
+    z, t = _problem(np.random.default_rng(4), 3, 40, np.float32)
+    z[1, 5] = np.nan
+    loss = IMPLS[backend](z, t, 1 / 3, True)
+    assert np.isnan(loss[1]) and np.isfinite(loss[[0, 2]]).all()

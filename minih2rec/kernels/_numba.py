@@ -12,3 +12,8 @@ def njit(fn=None, **options):
             return None
         return numba.njit(cache=True, **options)(f)
     return wrap(fn) if fn is not None else wrap
+
+
+# fastmath flags that let LLVM reorder sums and vectorise, but not assume away NaN/inf:
+# a NaN weight must still give a NaN loss (the trainer stops on it), not a finite one.
+SAFE_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}

@@ -28,7 +28,7 @@ backward(g, xhat, rstd, w): ``g``, ``xhat`` (N, C), ``rstd`` (N,), ``w`` (C,) ->
 import numpy as np
 
 from .. import _backend
-from ._numba import njit
+from ._numba import SAFE_FASTMATH, njit
 
 
 def layer_norm_forward_ref(x, w, b, eps):
@@ -85,8 +85,8 @@ def _backward_rows(g, xhat, rstd, w, dx, dw, db):
             dx[i, j] = r * (g[i, j] * w[j] - a - xhat[i, j] * c)
 
 
-_forward_rows_nb = njit(_forward_rows, fastmath=True)
-_backward_rows_nb = njit(_backward_rows, fastmath=True)
+_forward_rows_nb = njit(_forward_rows, fastmath=SAFE_FASTMATH, error_model="numpy")
+_backward_rows_nb = njit(_backward_rows, fastmath=SAFE_FASTMATH, error_model="numpy")
 
 
 def _forward_numba(x, w, b, eps):

@@ -30,7 +30,7 @@ Returns ``loss`` (m,) float64, the per-row losses (not scaled).
 import numpy as np
 
 from .. import _backend
-from ._numba import njit
+from ._numba import SAFE_FASTMATH, njit
 
 F32 = np.float32
 LOG2E = F32(1.4426950408889634)
@@ -96,7 +96,7 @@ def _softmax_xent_rows(z, targets, scale, grad, fast, loss, bits):
             row[targets[i]] -= scale
 
 
-_softmax_xent_rows_nb = njit(_softmax_xent_rows, fastmath=True)
+_softmax_xent_rows_nb = njit(_softmax_xent_rows, fastmath=SAFE_FASTMATH, error_model="numpy")
 
 
 def _softmax_xent_numba(z, targets, scale, grad):
