@@ -27,7 +27,7 @@ from minih2rec.data import left_pad, make_synthetic, split_leave_one_out
 from minih2rec.eval import EvalResult, plot_bucket_ndcg
 from minih2rec.eval.groups import BUCKETS, bucket_of, length_groups
 from minih2rec.experiment import DataSpec, run
-from minih2rec.models.h2rec_layers import GranularityGate
+from minih2rec.models.h2rec import GranularityGate
 
 from _smoke import SMOKE, out_dir, show, size
 from checks import check
@@ -226,7 +226,7 @@ check("9.1 gate at initialisation", yours, gate_91(Tensor(np.ones((1, 8)))).data
 
 # %% [markdown]
 # **9.2 — mixing the levels.** The HID branch mixes the L cross-attention outputs with the
-# gate: `Σ_l α_l Z^l` (`mix_levels` in `minih2rec/models/h2rec_layers.py`). Compute it for the
+# gate: `Σ_l α_l Z^l` (`mix_levels` in `minih2rec/models/h2rec.py`). Compute it for the
 # arrays below, without `einsum`: `alpha` (B, T, L) and `Z` (L, B, T, d).
 
 # %%

@@ -5,7 +5,7 @@ For each row z (C logits) with target t, scale s (1/M for a mean over M rows)::
     loss_row = logsumexp(z) - z[t]                      (max-shifted)
     z       <- s * (softmax(z) - onehot(t))             (only if grad: the logits' gradient)
 
-``autograd/fused_losses.linear_cross_entropy`` calls it on each chunk of ``h @ W^T``,
+``autograd/fused.linear_cross_entropy`` calls it on each chunk of ``h @ W^T``,
 so the chunk is read and written while it sits in cache.
 
 Versions (same contract, checked against each other in tests/test_kernels_softmax_xent.py):

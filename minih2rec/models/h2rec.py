@@ -9,7 +9,7 @@ Inputs (``input_view``: P = learned positions, dropout in training, zeroed at pa
     X_s^l = Drop(C^l[codes[seq, l]] sqrt(d) + P)             (L, B, T, d)  one view per level
     X_s   = Drop(e_s(seq) sqrt(d) + P),  e_s = mean_l C^l    (B, T, d)     fused SID view
 
-HID branch:  Z^l = CA_l(query X_s^l, keys/values X_h)  (all L at once, ``LevelCrossAttention``)
+HID branch:  Z^l = CA_l(query X_s^l, keys/values X_h)  (all L at once, ``nn.LevelCrossAttention``)
              alpha_t = softmax(g([X_h[t] ; b]) + b)    (B, T, L), b = linspace(1.0, 0.2, L)
              Z_h = X_h + sum_l alpha_l Z^l ;  H_h = Backbone(Z_h)
 SID branch:  Z_s = X_s + CA(query X_h, keys/values X_s) ;  H_s = Backbone(Z_s)
@@ -34,12 +34,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..autograd import Tensor, no_grad, ops
+from ..autograd import Tensor, fused, no_grad, ops
 from ..losses.alignment import (code_alignment_loss, code_positive_weights, lowest_gate_levels,
                                 masked_granularity_loss, select_code_items)
-from ..nn import Embedding, MultiHeadAttention, Parameter, SASRecBackbone
+from ..nn import (Embedding, LevelCrossAttention, Linear, Module, MultiHeadAttention, Parameter,
+                  SASRecBackbone)
 from .base import SequentialRecommender, check_field, check_sequence_inputs, input_view
-from .h2rec_layers import GranularityGate, LevelCrossAttention, mix_levels
 from .item_side import CodeEmbeddings, SIDConfig, check_codes, init_normal, mean_row_norm, pca_rows
 
 
@@ -310,3 +310,39 @@ class H2Rec(SequentialRecommender):
                 return self._views(seq, positions, self.code_emb.table()).alpha.data[:, -1, :].copy()
         finally:
             self.train(was_training)
+
+
+class GranularityGate(Module):
+    """Per-position gate over the L levels: ``alpha = softmax(g([x ; b]) + b)``.
+
+    ``b = linspace(1.0, 0.2, L)`` is the prior (coarse levels first) -- both an input to g
+    and a bias on its output; ``g = Linear(d + L, hidden) -> ReLU -> Linear(hidden, L)``
+    with the last layer's weight and bias at zero, so training starts from ``softmax(b)``.
+
+    Parameters
+    ----------
+    d, num_levels, hidden : int -- input width, L, MLP width.
+    rng : np.random.Generator.
+    """
+
+    def __init__(self, d, num_levels, hidden, rng):
+        super().__init__()
+        self.prior = np.linspace(1.0, 0.2, num_levels).astype(np.float32)   # b (L,)
+        self.fc1 = Linear(d + num_levels, hidden, rng)
+        self.fc2 = Linear(hidden, num_levels, rng)
+        self.fc2.weight.data[...] = 0.0                             # start exactly at the prior
+        self.fc2.bias.data[...] = 0.0
+
+    def forward(self, x):
+        """``x`` Tensor (..., d) -> alpha Tensor (..., L), rows summing to 1."""
+        b = Tensor(np.broadcast_to(self.prior, x.shape[:-1] + self.prior.shape), dtype=x.dtype)
+        h = self.fc1(ops.concatenate([x, b], axis=-1)).relu()      # (..., hidden)
+        return fused.softmax(self.fc2(h) + self.prior, axis=-1)     # (..., L)
+
+
+def mix_levels(alpha, levels):
+    """``sum_l alpha_l levels^l``: alpha (B, T, L) or (B, L), levels (L, B, T, d) -> (B, T, d)."""
+    L, B = levels.shape[:2]
+    a = (alpha.transpose(1, 0).reshape(L, B, 1, 1) if alpha.ndim == 2       # (L, B, 1, 1)
+         else alpha.transpose(2, 0, 1).reshape(L, B, -1, 1))                 # (L, B, T, 1)
+    return (levels * a).sum(axis=0)                                          # (B, T, d)

@@ -13,7 +13,7 @@ except NameError:                                                  # in a notebo
 import numpy as np
 
 from minih2rec.autograd import Tensor
-from minih2rec.models.h2rec_layers import GranularityGate
+from minih2rec.models.h2rec import GranularityGate
 
 from checks import check
 
