@@ -8,6 +8,7 @@ whether H2Rec resolves it.
 """
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -17,6 +18,7 @@ from .config import TrainConfig
 from .eval import EvalResult, plot_bucket_ndcg
 from .experiment import run
 from .factory import SEMANTIC_MODELS, check_config
+from .run_lock import RunLock
 from .semantic import SemanticIDs
 
 DEFAULT_MODELS = ("sasrec", "sid", "fusion", "h2rec")
@@ -37,13 +39,20 @@ def compare(data, models=DEFAULT_MODELS, seeds=(0,), train_config=None, model_ov
     train_config : TrainConfig shared by all models (its seed is replaced per run)
     model_overrides : {model name: {config field: value}} (e.g. shared ``max_len``, ``d``)
     protocol : "full" or "sampled" -- the protocol of the table and the figure
-    out_dir : where ``compare.json`` and ``compare_buckets.png`` go
+    out_dir : where ``compare.json`` and ``compare_buckets.png`` go; locked for the whole
+        comparison (:mod:`minih2rec.run_lock`), so a second run writing there is refused
     sids : semantic-ID file (``python -m minih2rec sids``) for sid, fusion and h2rec, or None
         to compute them (the same way)
     """
     base_cfg = train_config or TrainConfig()
     model_overrides = model_overrides or {}
     check_arguments(models, seeds, protocol, model_overrides)   # a typo fails before minutes of training
+    with RunLock(out_dir, log=log) if out_dir else nullcontext():
+        return _compare(data, models, seeds, base_cfg, model_overrides, protocol, out_dir, progress, log, sids)
+
+
+def _compare(data, models, seeds, base_cfg, model_overrides, protocol, out_dir, progress, log, sids):
+    """:func:`compare` once its arguments are checked and the output folder is locked."""
     inter = data.load()
     if sids is not None:
         sids = SemanticIDs.load(sids, inter=inter)             # checked against the data once

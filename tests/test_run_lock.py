@@ -54,6 +54,17 @@ def test_train_into_a_folder_in_use_is_one_clear_error(held, capsys):
     assert not (folder / "results.json").exists()
 
 
+def test_compare_into_a_folder_in_use_is_refused_before_training(held, capsys):
+    folder, pid = held
+    rc = main(["compare", "--data", "synthetic", "--preset", "tiny", "--train-preset", "tiny",
+               "--models", "sasrec", "--out", str(folder), "--no-progress"])
+    assert rc == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: output folder") and f"PID {pid}" in err and err.count("\n") == 1
+    assert "seed 0" not in out                        # nothing was trained
+    assert not (folder / "compare.json").exists()
+
+
 def test_stale_lock_of_a_dead_process_is_taken_over_with_a_message(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
