@@ -109,3 +109,14 @@ def print_table(rows, baseline=None, title=None):
         if base:
             line += f"  {base / t:>21.1f}x"
         print(line)
+
+
+def import_torch_or_exit(script):
+    """``torch``, or a one-line "how to install it" message and exit 0: torch is never a dependency."""
+    try:
+        import torch
+    except ImportError:
+        print(f"{script}: torch is not installed; install it in a separate venv: python -m venv ~/.venvs/torch "
+              f"&& ~/.venvs/torch/bin/pip install torch -e . && ~/.venvs/torch/bin/python bench/{script}.py")
+        sys.exit(0)
+    return torch

@@ -43,14 +43,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")          # before NumPy/torch start their thread pools
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import best_of, best_of_interleaved, machine_line  # noqa: E402
+from _timing import best_of, best_of_interleaved, import_torch_or_exit, machine_line  # noqa: E402
 
-try:
-    import torch
-except ImportError:
-    print("bench_vs_torch: torch is not installed; install it in a separate venv: python -m venv ~/.venvs/torch "
-          "&& ~/.venvs/torch/bin/pip install torch -e . && ~/.venvs/torch/bin/python bench/bench_vs_torch.py")
-    sys.exit(0)
+torch = import_torch_or_exit("bench_vs_torch")
 
 import numpy as np  # noqa: E402
 

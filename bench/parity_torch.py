@@ -36,14 +36,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _timing  # noqa: E402,F401  (puts the repository on sys.path)
+from _timing import import_torch_or_exit  # noqa: E402  (also puts the repository on sys.path)
 
-try:
-    import torch
-except ImportError:
-    print("parity_torch: torch is not installed; install it in a separate venv: python -m venv ~/.venvs/torch "
-          "&& ~/.venvs/torch/bin/pip install torch -e . && ~/.venvs/torch/bin/python bench/parity_torch.py")
-    sys.exit(0)
+torch = import_torch_or_exit("parity_torch")
 
 import numpy as np  # noqa: E402
 

@@ -12,7 +12,7 @@ Glossary: B batch, T length, d width, L SID levels, K codes per level, V items
   a linear projection). ``C`` starts from the RQ codebooks through one fixed linear map
   D -> d (exact if D <= d, PCA otherwise; ``code_init="rq"``) or at random (``"random"``).
 * :class:`SIDConfig`: the backbone settings (``BackboneConfig``) plus those of the code table.
-* ``default_codebook_size`` and ``check_codes``: the K rule and the codes' contract.
+* ``check_codes``: the codes' contract.
 """
 from dataclasses import dataclass
 
@@ -33,7 +33,7 @@ class SIDConfig(BackboneConfig):
     """
     num_levels: int = None      # L: code levels per item, codes.shape[1] (required; 3 by default
                                 # in the builders -- the paper uses 4 on 1536-d text embeddings)
-    codebook_size: int = None   # K: codes per level (required; builders: default_codebook_size)
+    codebook_size: int = None   # K: codes per level (required; builders: semantic.default_codebook_size)
     code_init: str = "rq"       # "rq": C^l starts from the RQ codebooks (content geometry from step 0);
                                 # "random": plain normal init (needs no codebooks)
     sid_projection: bool = False  # a Linear(d, d) after mean_l C^l: off, the plain mean is the paper's e_s
@@ -56,20 +56,6 @@ class SIDConfig(BackboneConfig):
         return cls(num_items=num_items, num_levels=num_levels, codebook_size=codebook_size,
                    **{"max_len": 20, "d": 16, "blocks": 1, "dropout": 0.1, "code_init": "random",
                       **overrides})
-
-
-def default_codebook_size(num_items):
-    """K for a catalogue of V items: the smallest power of two >= sqrt(V), clipped to [16, 256] and V.
-
-    Why sqrt(V): a level-1 code is then shared by ~sqrt(V) items (tail items borrow
-    strength from their neighbours), and K^2 >= V, so two levels can already tell
-    items apart while the third mostly resolves collisions. It gives 32 for V = 1,000,
-    64 for ML-1M (3,416 items) and 128 for Yelp (11,383 items) -- the paper's K.
-    """
-    if num_items < 1:
-        raise ValueError(f"default_codebook_size: num_items must be >= 1, got {num_items}")
-    k = 1 << int(np.ceil(np.log2(max(np.sqrt(num_items), 1.0))))
-    return int(max(1, min(max(16, min(k, 256)), num_items)))
 
 
 def check_codes(codes, num_items, num_levels, codebook_size, who):
