@@ -1,5 +1,5 @@
 """Behaviour co-occurrence: hand counts, window edges, no cross-user pairs, training data only,
-PPMI scaling to [0.3, 1], sparse storage (V = 200,000 stays small and fast)."""
+PPMI scaling to [0.3, 1], sparse storage (V = 200,000 stays small)."""
 
 import numpy as np
 import pytest
