@@ -87,6 +87,8 @@ def _train_config(args):
             if getattr(args, k, None) is not None}           # compare has --seeds, not --seed
     over["dynamic_length"] = not args.no_dynamic
     over["bucket"] = not args.no_bucket
+    if args.window_stride is not None:
+        over["window_stride"] = args.window_stride
     if args.max_batch_tokens is not None:
         over["max_batch_tokens"] = args.max_batch_tokens
     return preset(args.train_preset, **over)
@@ -222,8 +224,11 @@ def _add_train_args(p, single_run=True):
     if single_run:
         p.add_argument("--seed", type=int)
     p.add_argument("--no-bucket", action="store_true",
-                   help="random batches instead of length-bucketed ones (slower, the same users per epoch)")
+                   help="random batches instead of length-bucketed ones (slower, the same rows per epoch)")
     p.add_argument("--no-dynamic", action="store_true", help="pad every batch to max_len")
+    p.add_argument("--window-stride", type=float,
+                   help="training rows end every STRIDE x max_len items back from a sequence's end "
+                        "(default 0.5); 0 = each user's last max_len items only, as SASRec's original code")
     p.add_argument("--max-batch-tokens", type=int,
                    help="h2rec: encode batches of more rows x columns than this in row chunks, "
                         "recomputed in backward (bounded memory for long sequences; default 0 = off)")

@@ -24,7 +24,10 @@ class TrainConfig:
     seed: int = 0                # seeds batching, negatives and evaluation sampling
     dynamic_length: bool = True  # cut each batch to its longest real row (same results, less work)
     bucket: bool = True          # group users of similar length into batches: ~1.5-3x less work on
-                                 # long-tailed lengths, same users per epoch, batch order shuffled
+                                 # long-tailed lengths, same rows per epoch, batch order shuffled
+    window_stride: float = 0.5   # training rows end every 0.5 max_len items back from a sequence's end
+                                 # (data/batching.py): each item is a target ~twice per epoch, with a long
+                                 # and a short context; 0 = the last max_len only, as SASRec's code
     max_batch_tokens: int = 0    # 0 = off (one shot). h2rec: encode a batch of more rows x columns than
                                  # this in row chunks, recomputed in backward (minih2rec/recompute.py):
                                  # the memory of one chunk for one extra forward; for long sequences
@@ -44,6 +47,9 @@ class TrainConfig:
         if self.weight_decay < 0 or self.clip_norm < 0 or self.patience < 0:
             raise ValueError("TrainConfig.weight_decay, clip_norm and patience must be >= 0, got "
                              f"{self.weight_decay}, {self.clip_norm}, {self.patience}")
+        if not (isinstance(self.window_stride, numbers.Real) and 0 <= self.window_stride <= 1):
+            raise ValueError(f"TrainConfig.window_stride (--window-stride) must be a number in [0, 1] "
+                             f"(a share of max_len; 0 = the last window only), got {self.window_stride!r}")
         if not (isinstance(self.max_batch_tokens, numbers.Integral) and self.max_batch_tokens >= 0):
             raise ValueError(f"TrainConfig.max_batch_tokens (--max-batch-tokens) must be an integer >= 0 "
                              f"(0 = off), got {self.max_batch_tokens!r}")

@@ -31,7 +31,8 @@ OVERRIDABLE = (
 # The command-line flag behind each setting, so an error says what to type.
 FLAGS = {
     "train": {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "patience": "--patience",
-              "seed": "--seed", "dynamic_length": "--no-dynamic", "bucket": "--no-bucket"},
+              "seed": "--seed", "dynamic_length": "--no-dynamic", "bucket": "--no-bucket",
+              "window_stride": "--window-stride"},
     "model": {"max_len": "--max-len", "d": "--d", "heads": "--heads", "blocks": "--blocks",
               "dropout": "--dropout", "loss": "--loss", "num_levels": "--num-levels",
               "codebook_size": "--codebook-size", "lambda_code": "--lambda-code",

@@ -129,7 +129,8 @@ class Trainer:
         cfg, model = self.config, self.model
         return TrainBatches(self.split, batch_size=cfg.batch_size, max_len=model.config.max_len,
                             rng=self.rng, num_items=self.split.num_items, dynamic=cfg.dynamic_length,
-                            bucket=cfg.bucket, negatives=getattr(model, "needs_negatives", False))
+                            bucket=cfg.bucket, negatives=getattr(model, "needs_negatives", False),
+                            window_stride=cfg.window_stride)
 
     def _run_epoch(self):
         """One pass over the training users; returns the mean loss, or None if interrupted."""

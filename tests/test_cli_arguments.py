@@ -102,3 +102,17 @@ def test_train_tiny_preset_default_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--model", "sasrec", "--protocols", "full", "--no-progress"] + TINY) == 0
     assert (tmp_path / "runs" / "sasrec-synthetic-tiny" / "results.json").is_file()
+
+
+@pytest.mark.parametrize("flags, stride", [([], 0.5), (["--window-stride", "0"], 0.0)])
+def test_window_stride_flag_reaches_the_training_config(tmp_path, capsys, monkeypatch, flags, stride):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "sasrec", "--protocols", "full", "--no-progress"] + TINY + flags) == 0
+    stored = json.loads((tmp_path / "runs" / "sasrec-synthetic-tiny" / "results.json").read_text())
+    assert stored["train_config"]["window_stride"] == stride
+
+
+def test_window_stride_out_of_range_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "sasrec", "--no-progress", "--window-stride", "1.5"] + TINY) == 2
+    assert "--window-stride" in one_error_line(capsys)

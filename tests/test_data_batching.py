@@ -48,10 +48,10 @@ def test_dynamic_length_equals_full_padding_with_absolute_positions():
 
 @given(st.lists(st.integers(0, 15), min_size=1, max_size=40), st.integers(1, 7),
        st.booleans(), st.integers(0, 2**16))
-def test_epoch_covers_every_user_exactly_once(lengths, batch_size, bucket, seed):
+def test_last_window_epoch_covers_every_user_exactly_once(lengths, batch_size, bucket, seed):
     rng = np.random.default_rng(seed)
     seqs = [rng.integers(1, 20, size=n) for n in lengths]
-    tb = TrainBatches(seqs, batch_size, max_len=6, rng=rng, bucket=bucket)
+    tb = TrainBatches(seqs, batch_size, max_len=6, rng=rng, bucket=bucket, window_stride=0)
     batches = list(tb)
     users = np.concatenate([b.users for b in batches]) if batches else np.array([], int)
     expected = [u for u, n in enumerate(lengths) if n >= 2]
@@ -63,11 +63,51 @@ def test_epoch_covers_every_user_exactly_once(lengths, batch_size, bucket, seed)
         assert len(b.users) <= batch_size
 
 
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=30), st.integers(1, 7), st.integers(1, 8),
+       st.sampled_from([0.25, 0.5, 1.0]), st.booleans(), st.integers(0, 2**16))
+def test_windows_cover_every_training_item_every_stride(lengths, batch_size, max_len, stride, bucket, seed):
+    rng = np.random.default_rng(seed)
+    seqs = [np.arange(1, n + 1) + 100 * u for u, n in enumerate(lengths)]   # item = 100 u + position
+    tb = TrainBatches(seqs, batch_size, max_len=max_len, rng=rng, bucket=bucket, window_stride=stride)
+    S = max(1, round(stride * max_len))
+    batches = list(tb)
+    assert len(batches) == len(tb)
+    targets, ends = [], {}
+    for b in batches:
+        assert len(b.users) <= batch_size and b.positions[-1] == max_len - 1
+        real = b.target > 0
+        assert real[:, -1].all() and ((b.seq > 0) == real).all()        # input and target aligned
+        assert (b.target[real] == b.seq[real] + 1).all()                 # the next item of that user
+        assert ((b.target // 100)[real] == np.repeat(b.users, real.sum(1))).all()
+        targets += b.target[real].tolist()
+        for u, last, n_real in zip(b.users, b.target[:, -1] % 100, real.sum(1)):
+            ends.setdefault(int(u), []).append(int(last))
+            assert n_real == min(int(last) - 1, max_len)                 # a row is as long as it can be
+    assert set(targets) == {100 * u + i for u, n in enumerate(lengths) for i in range(2, n + 1)}
+    for u, e in ends.items():                              # the last row, then every S items back
+        assert sorted(e, reverse=True) == list(range(lengths[u], 1, -S))
+
+
+def test_window_stride_example_and_last_window_only():
+    tb = TrainBatches([list(range(1, 13)), [1]], 8, max_len=6, rng=np.random.default_rng(0), dynamic=False)
+    b = tb.make_batch(tb.rows)                             # the module docstring's example
+    assert b.users.tolist() == [0, 0, 0, 0]
+    assert b.seq.tolist() == [[6, 7, 8, 9, 10, 11], [3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5], [0, 0, 0, 0, 1, 2]]
+    assert b.target.tolist() == [[7, 8, 9, 10, 11, 12], [4, 5, 6, 7, 8, 9], [0, 2, 3, 4, 5, 6],
+                                 [0, 0, 0, 0, 2, 3]]
+    last = TrainBatches([list(range(1, 13)), [1]], 8, max_len=6, rng=np.random.default_rng(0),
+                        window_stride=0)
+    assert last.rows.tolist() == [0] and len(last) == 1
+    assert last.make_batch([0]).target.tolist() == [[7, 8, 9, 10, 11, 12]]
+    with pytest.raises(ValueError, match="window_stride"):
+        TrainBatches([[1, 2]], 2, 4, np.random.default_rng(0), window_stride=2)
+
+
 def test_bucket_batches_are_homogeneous_and_order_is_shuffled():
     lengths = [2] * 8 + [30] * 8
     rng = np.random.default_rng(0)
     seqs = [rng.permutation(np.arange(1, 40))[:n] for n in lengths]
-    tb = TrainBatches(seqs, 8, max_len=20, rng=rng, bucket=True)
+    tb = TrainBatches(seqs, 8, max_len=20, rng=rng, bucket=True, window_stride=0)
     orders = set()
     for _ in range(6):
         batches = list(tb)

@@ -60,7 +60,10 @@ print(f"the 20% most popular items hold {top[:len(top) // 5].sum() / top.sum():.
 # A training sequence `s` becomes `input = s[:-1]`, `target = s[1:]`, left-padded with 0 to a
 # common length: the model learns from every position at once (the causal mask of tutorial 03
 # keeps each position from seeing its own target). `positions` are the absolute position ids
-# of the columns (the last column is always `max_len - 1`).
+# of the columns (the last column is always `max_len - 1`). A sequence gives several rows, ending
+# at its last item and every `max_len / 2` items before it, so each training item is a target
+# about twice per epoch, with a long and a short context (`window_stride=0` keeps only the last
+# row, as SASRec's original code).
 
 # %%
 batches = TrainBatches(split, batch_size=4, max_len=10, rng=np.random.default_rng(0))

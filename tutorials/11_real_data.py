@@ -94,7 +94,8 @@ split = split_leave_one_out(inter)
 pop = split.train_popularity()
 lengths = inter.lengths()
 print(f"history lengths: median {np.median(lengths):.0f}, 90th percentile {np.percentile(lengths, 90):.0f}, "
-      f"max {lengths.max()} — longer than the synthetic data; models see the last max_len items")
+      f"max {lengths.max()} — longer than the synthetic data; models read the last max_len items, "
+      f"and training cuts longer histories into rows of max_len")
 top = np.sort(pop[1:])[::-1]
 print(f"the 20% most popular movies hold {top[:len(top) // 5].sum() / top.sum():.0%} of the training "
       f"interactions")
