@@ -89,8 +89,11 @@ def run_one(cfg, quick, eval_only=False):
     t0 = time.perf_counter()
     model = build_model(cfg["model"], inter, split, overrides, seed=0)
     setup_s = time.perf_counter() - t0
+    # one row per user (window_stride 0): the epoch the speed targets were set on; the default
+    # windows (0.5) give about twice the rows on long histories, so about twice the time
     tc = TrainConfig(epochs=1, batch_size=128, dynamic_length=cfg["dynamic"], patience=0,
-                     bucket=cfg.get("bucket", False), max_batch_tokens=cfg.get("max_batch_tokens", 0))
+                     bucket=cfg.get("bucket", False), max_batch_tokens=cfg.get("max_batch_tokens", 0),
+                     window_stride=cfg.get("window_stride", 0.0))
     trainer = Trainer(model, split, tc, progress=False, log=lambda *a: None)
     users = sum(1 for s in split.train if len(s) >= 2)
     epoch_s = train_rss_mb = None
@@ -130,6 +133,9 @@ def main():
                    help="skip the training epoch; time only the evaluation pass")
     p.add_argument("--max-batch-tokens", type=int, default=-1,
                    help="override the configurations' TrainConfig.max_batch_tokens (0 = one shot)")
+    p.add_argument("--window-stride", type=float, default=0.0,
+                   help="training windows (TrainConfig.window_stride); 0 = one row per user, the "
+                        "epoch the targets were set on")
     p.add_argument("--steps", type=int, default=0,
                    help="time the first STEPS batches instead of a whole epoch")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -147,6 +153,9 @@ def main():
     for cfg in SETS[args.set]:
         if args.only.lower() not in cfg["label"].lower():
             continue
+        if args.window_stride:
+            cfg = dict(cfg, window_stride=args.window_stride,
+                       label=f"{cfg['label']}, window_stride={args.window_stride}")
         if args.max_batch_tokens >= 0:
             cfg = dict(cfg, max_batch_tokens=args.max_batch_tokens,
                        label=f"{cfg['label']}, max_batch_tokens={args.max_batch_tokens}")

@@ -28,7 +28,7 @@ model config says (each implementation draws its own masks)::
     python bench/parity_torch.py                                   # weights mode
     python bench/parity_torch.py --curve --data synthetic --epochs 2
     python bench/parity_torch.py --curve --data ~/.cache/minih2rec/ml-100k --format atomic \\
-        --epochs 30 --model sasrec
+        --epochs 30 --model sasrec --window-stride 0   # the reference script's training rows
 """
 import argparse
 import os
@@ -206,7 +206,7 @@ def curve_mode(args):
             else DataSpec(source=os.path.expanduser(args.data), format=args.format))
     inter = spec.load()
     split = split_leave_one_out(inter)
-    tc = TrainConfig(seed=args.seed, epochs=args.epochs)
+    tc = TrainConfig(seed=args.seed, epochs=args.epochs, window_stride=args.window_stride)
     model = build_model(args.model, inter, split, {}, seed=args.seed)
     twin = tw.twin_of(model)                              # same starting weights
     trainer = Trainer(model, split, tc, progress=False, log=lambda *a: None)
@@ -217,7 +217,7 @@ def curve_mode(args):
     print(f"parity_torch --curve: {args.model} on {inter.describe()}")
     print(f"  model config: {c}")
     print(f"  training: batch {tc.batch_size}, Adam lr {opt.lr} betas {opt.betas} eps {opt.eps}, "
-          f"clip {tc.clip_norm}; the same batches for both; torch {torch.__version__}, "
+          f"clip {tc.clip_norm}, window stride {tc.window_stride}; the same batches for both; torch {torch.__version__}, "
           f"{args.threads} torch thread(s)")
     print("  validation NDCG@10, full ranking over all items (training items excluded), minih2rec's evaluate")
     print(f"{'epoch':>5}  {'loss mh':>8} {'loss torch':>10}  {'NDCG@10 mh':>10} {'NDCG@10 torch':>13}  "
@@ -256,6 +256,9 @@ def main():
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (curve mode)")
+    p.add_argument("--window-stride", type=float, default=TrainConfig().window_stride,
+                   help="curve mode: training windows, as minih2rec's --window-stride (0 = the last "
+                        "max_len items of each user only, the reference script's data)")
     args = p.parse_args()
     return curve_mode(args) if args.curve else weights_mode()
 
