@@ -138,3 +138,16 @@ def test_sampled_softmax_loss_trains_and_resumes_bit_identically(tiny_split, tmp
     t.fit()
     for k, v in _params(full).items():
         assert np.array_equal(v, resumed.state_dict()[k]), k
+
+
+def test_trainer_batches_follow_window_stride(tiny_split):
+    model = _model(tiny_split)                       # tiny: max_len shorter than many histories
+    L = model.config.max_len
+    targets = {}
+    for stride in (0.0, 0.5):
+        trainer = Trainer(model, tiny_split, TrainConfig(window_stride=stride), progress=False,
+                          log=lambda *a: None)
+        targets[stride] = sum(b.num_targets for b in trainer._batches())
+    last_only = sum(min(len(s) - 1, L) for s in tiny_split.train if len(s) >= 2)
+    assert targets[0.0] == last_only
+    assert targets[0.5] > last_only                  # the older items and the short-context rows
