@@ -28,6 +28,9 @@ OVERRIDABLE = (
     "eval_batch_size",  # how many users are scored at once: same numbers
 )
 
+# Settings that older checkpoints did not record, at the value they were trained with.
+UNRECORDED = {"window_stride": 0.0}   # before training windows: one row per user
+
 # The command-line flag behind each setting, so an error says what to type.
 FLAGS = {
     "train": {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "patience": "--patience",
@@ -104,7 +107,8 @@ def check_resume(path, meta, model_name, data, fingerprint, train_config, model_
     diffs = []
     if meta.get("model") != model_name:
         diffs.append(f"model (--model) {meta.get('model')} -> {model_name}")
-    saved_train = {k: v for k, v in meta.get("train_config", {}).items() if k not in overrides}
+    saved_train = {**UNRECORDED, **meta.get("train_config", {})}
+    saved_train = {k: v for k, v in saved_train.items() if k not in overrides}
     diffs += _differences("train", saved_train, _plain(train_config.to_dict()))
     diffs += _differences("model", meta.get("model_config", {}), _plain(model_config))
     if diffs:

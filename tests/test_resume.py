@@ -51,6 +51,7 @@ def test_other_data_is_refused(first_epoch, tmp_path, capsys):
     (["--lr", "0.5"], "lr (--lr) 0.001 -> 0.5"),
     (["--batch-size", "32"], "batch_size (--batch-size) 64 -> 32"),
     (["--dropout", "0.3"], "dropout (--dropout)"),
+    (["--window-stride", "0"], "window_stride (--window-stride) 0.5 -> 0.0"),
     (["--model", "sid"], "model (--model) sasrec -> sid")])
 def test_every_changed_setting_is_listed(first_epoch, tmp_path, capsys, flags, expected):
     out, rc = _resume(first_epoch, tmp_path, *flags)
@@ -59,6 +60,21 @@ def test_every_changed_setting_is_listed(first_epoch, tmp_path, capsys, flags, e
     assert expected in err and "--override" in err and err.count("\n") == 1
     _, meta = load_checkpoint(str(out / "last.npz"))
     assert meta["epoch"] == 1                            # nothing was trained or overwritten
+
+
+def test_a_checkpoint_from_before_training_windows_resumes_only_on_its_own_rows(first_epoch, tmp_path,
+                                                                              capsys):
+    import shutil
+    from minih2rec.checkpoint import save_checkpoint
+    old = tmp_path / "old"
+    shutil.copytree(first_epoch, old)
+    arrays, meta = load_checkpoint(str(old / "last.npz"))
+    del meta["train_config"]["window_stride"]            # older checkpoints did not record it
+    save_checkpoint(str(old / "last.npz"), arrays, meta)
+    assert train(old, "--epochs", "1", "--resume", str(old / "last.npz")) == 2
+    err = capsys.readouterr().err
+    assert "window_stride (--window-stride) 0.0 -> 0.5" in err and err.count("\n") == 1
+    assert train(old, "--epochs", "1", "--resume", str(old / "last.npz"), "--window-stride", "0") == 0
 
 
 def test_two_differences_are_both_listed(first_epoch, tmp_path, capsys):

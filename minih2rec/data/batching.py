@@ -4,7 +4,8 @@ Glossary: B batch, T columns of this batch, V items, U users.
 
 **Training rows.** A user's training sequence ``s`` gives ``input = s[:-1]`` and
 ``target = s[1:]`` (the next item at every position), both cut to their last ``max_len``
-items and *left*-padded with 0, so the last column always holds the last real item::
+items (the user's last row; **Windows** below adds rows for the earlier items) and
+*left*-padded with 0, so the last column always holds the last real item::
 
     s = [5, 7, 9, 2], max_len = 5   ->   seq    = [0, 0, 5, 7, 9]
                                          target = [0, 0, 7, 9, 2]
