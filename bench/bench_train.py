@@ -90,7 +90,7 @@ def run_one(cfg, quick, eval_only=False):
     model = build_model(cfg["model"], inter, split, overrides, seed=0)
     setup_s = time.perf_counter() - t0
     # one row per user (window_stride 0): the epoch the speed targets were set on; the default
-    # windows (0.5) give about twice the rows on long histories, so about twice the time
+    # windows (0.5) add rows on long histories (ML-100K: 4,287 rows instead of 943)
     tc = TrainConfig(epochs=1, batch_size=128, dynamic_length=cfg["dynamic"], patience=0,
                      bucket=cfg.get("bucket", False), max_batch_tokens=cfg.get("max_batch_tokens", 0),
                      window_stride=cfg.get("window_stride", 0.0))

@@ -217,8 +217,8 @@ def curve_mode(args):
     print(f"parity_torch --curve: {args.model} on {inter.describe()}")
     print(f"  model config: {c}")
     print(f"  training: batch {tc.batch_size}, Adam lr {opt.lr} betas {opt.betas} eps {opt.eps}, "
-          f"clip {tc.clip_norm}, window stride {tc.window_stride}; the same batches for both; torch {torch.__version__}, "
-          f"{args.threads} torch thread(s)")
+          f"clip {tc.clip_norm}, window stride {tc.window_stride}; the same batches for both; "
+          f"torch {torch.__version__}, {args.threads} torch thread(s)")
     print("  validation NDCG@10, full ranking over all items (training items excluded), minih2rec's evaluate")
     print(f"{'epoch':>5}  {'loss mh':>8} {'loss torch':>10}  {'NDCG@10 mh':>10} {'NDCG@10 torch':>13}  "
           f"{'tail mh':>7} {'tail torch':>10}  {'s mh':>6} {'s torch':>7}")
